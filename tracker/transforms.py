@@ -1,0 +1,145 @@
+"""The declarative series transforms named in indicator YAML.
+
+Each is a small pure function of a date-indexed Series, trailing only: the value at date d
+depends on observations dated on or before d, never later (SCORING.md §6.2). That is what
+lets the scorer compute a feature once per vintage and still never look ahead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+Lookup = Callable[[str], pd.Series]
+HOWS = ("last", "mean", "sum", "median", "max", "min")
+
+# name -> {param: (type, required, default)}; the schema of each step as data.
+PARAMS: dict[str, dict[str, tuple[type, bool, Any]]] = {
+    "resample": {"freq": (str, True, None), "how": (str, False, "last")},
+    "rolling": {"window": (int, True, None), "how": (str, False, "mean")},
+    "change": {"periods": (int, False, 1)},
+    "pct_change": {"periods": (int, False, 1)},
+    "yoy": {"how": (str, False, "pct"), "tolerance": (str, False, "20d")},
+    "zscore": {"window": (int, False, 40), "min_periods": (int, False, 8)},
+    "share_of": {"indicator": (str, True, None)},
+}
+
+
+def check_step(step: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """Problems in one `transforms:` item as (location inside the item, message)."""
+    if not isinstance(step, dict) or len(step) != 1:
+        return [((), "expected a mapping with exactly one transform name, e.g. {change: {periods: 4}}")]
+    name, params = next(iter(step.items()))
+    if name not in PARAMS:
+        from tracker.suggest import closest
+
+        return [((name,), f"unknown transform{closest(name, PARAMS)}; expected one of: {', '.join(PARAMS)}")]
+    params = {} if params is None else params
+    if not isinstance(params, dict):
+        return [((name,), "expected a mapping of parameters, e.g. {periods: 4}")]
+    problems = []
+    spec = PARAMS[name]
+    for key, value in params.items():
+        if key not in spec:
+            from tracker.suggest import closest
+
+            problems.append(((name, key), f"unknown parameter{closest(key, spec)}; expected one of: {', '.join(spec)}"))
+            continue
+        kind = spec[key][0]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            problems.append(((name, key), f"expected {'a whole number' if kind is int else 'text'}, got {value!r}"))
+        elif kind is int and value < 1:
+            problems.append(((name, key), f"expected a whole number of at least 1, got {value}"))
+        elif key == "how" and name == "yoy" and value not in ("pct", "diff"):
+            problems.append(((name, key), f"expected pct or diff, got {value!r}"))
+        elif key == "how" and name != "yoy" and value not in HOWS:
+            problems.append(((name, key), f"expected one of: {', '.join(HOWS)}; got {value!r}"))
+        elif key == "freq":
+            from tracker.pack_schema import _pandas_freq
+
+            try:
+                _pandas_freq(value)
+            except ValueError as exc:
+                problems.append(((name, key), str(exc)))
+    for key, (_, required, _) in spec.items():
+        if required and key not in params:
+            problems.append(((name,), f"missing parameter {key!r}"))
+    return problems
+
+
+def resample(s: pd.Series, freq: str, how: str = "last") -> pd.Series:
+    # Labels at the period end (pandas' default for ME/QE/YE), so the value is dated when
+    # the period closes; empty periods are dropped rather than invented.
+    return getattr(s.resample(freq), how)().dropna()
+
+
+def rolling(s: pd.Series, window: int, how: str = "mean") -> pd.Series:
+    return getattr(s.rolling(window, min_periods=window), how)().dropna()
+
+
+def change(s: pd.Series, periods: int = 1) -> pd.Series:
+    return s.diff(periods).dropna()
+
+
+def pct_change(s: pd.Series, periods: int = 1) -> pd.Series:
+    prev = s.shift(periods)
+    return (100.0 * (s - prev) / prev.abs()).replace([np.inf, -np.inf], np.nan).dropna()
+
+
+def yoy(s: pd.Series, how: str = "pct", tolerance: str = "20d") -> pd.Series:
+    """Against the observation nearest one year earlier (within `tolerance`), whatever the cadence."""
+    from tracker.durations import parse_days
+
+    tol = pd.Timedelta(days=parse_days(tolerance))
+    here = pd.DataFrame({"t": s.index - pd.DateOffset(years=1), "x": s.to_numpy()}, index=s.index)
+    past = pd.DataFrame({"t": s.index, "y": s.to_numpy()})
+    merged = pd.merge_asof(here.sort_values("t"), past, on="t", direction="nearest", tolerance=tol)
+    merged.index = here.sort_values("t").index
+    merged = merged.sort_index()
+    out = merged["x"] - merged["y"] if how == "diff" else 100.0 * (merged["x"] - merged["y"]) / merged["y"].abs()
+    return out.replace([np.inf, -np.inf], np.nan).dropna().rename(s.name)
+
+
+def zscore(s: pd.Series, window: int = 40, min_periods: int = 8) -> pd.Series:
+    """Robust and trailing: against the median and MAD of the previous `window` values only."""
+    past = s.shift(1).rolling(window, min_periods=min_periods)
+    med = past.median()
+    mad = (s.shift(1) - med).abs().rolling(window, min_periods=min_periods).median()
+    z = (s - med) / (1.4826 * mad)
+    return z.replace([np.inf, -np.inf], np.nan).dropna()
+
+
+def share_of(s: pd.Series, indicator: str, lookup: Lookup) -> pd.Series:
+    """Percentage of another indicator's value on the same date (or its latest before)."""
+    other = lookup(indicator).dropna()
+    if other.empty or s.empty:
+        return s.iloc[0:0]
+    aligned = other.reindex(other.index.union(s.index)).ffill().reindex(s.index)
+    return (100.0 * s / aligned).replace([np.inf, -np.inf], np.nan).dropna()
+
+
+FUNCTIONS: dict[str, Callable[..., pd.Series]] = {
+    "resample": resample, "rolling": rolling, "change": change, "pct_change": pct_change,
+    "yoy": yoy, "zscore": zscore, "share_of": share_of,
+}
+
+
+def apply(s: pd.Series, steps: list[Mapping[str, Any]], lookup: Lookup | None = None) -> pd.Series:
+    """Run the steps in order on a date-indexed float Series sorted by date."""
+    for step in steps:
+        name, params = next(iter(step.items()))
+        kwargs = dict(params or {})
+        if name == "share_of":
+            if lookup is None:
+                raise ValueError("share_of needs the other indicator's series")
+            kwargs["lookup"] = lookup
+        s = FUNCTIONS[name](s, **kwargs)
+    return s.astype(float)
+
+
+def depends_on(steps: list[Mapping[str, Any]]) -> list[str]:
+    """Other indicators a transform chain reads (share_of), for ordering and as-of checks."""
+    return [(p or {}).get("indicator") for step in steps for n, p in step.items() if n == "share_of"]
