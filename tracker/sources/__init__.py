@@ -1,0 +1,56 @@
+"""Source kinds: one module per kind, each with `fetch(spec, ctx) -> DataFrame`.
+
+The contract every kind keeps:
+- `spec` is the indicator's validated `source:` model (tracker.pack_schema).
+- The returned frame has a `date` column (naive, normalised datetime64) and either a float
+  `value` column or a text `level` column; optionally `published` (naive datetime64),
+  `source_url` and `note`. Rows are sorted by date, one row per date.
+- Any failure raises SourceError with a message that names the source and what was wrong;
+  a conditional request answered 304 everywhere raises NotModified.
+- Network access only through `ctx.http` (tracker.http), never `requests` directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tracker.errors import TrackerError
+
+
+class SourceError(TrackerError):
+    """One source failed; the others go on (exit 3 at the end of the run)."""
+
+    exit_code = 3
+
+
+class NotModified(Exception):
+    """The server said 304 to every conditional request: nothing new to store."""
+
+
+@dataclass
+class FetchContext:
+    http: Any
+    """tracker.http.HttpClient: timeouts, retries, rate limits, size cap, conditional GET."""
+    base_dirs: list[Path]
+    """Folders a relative `file` path may resolve inside (the config's and the pack's)."""
+    keys: Mapping[str, str] = field(default_factory=dict)
+    """API keys by the name a source's `api_key:` gives, already read from the environment."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    validators: dict[str, dict[str, str]] = field(default_factory=dict)
+    """URL -> {"etag": …, "last_modified": …} from the last successful fetch (read and updated)."""
+    indicator: str = ""
+
+
+def fetcher(kind: str) -> Any:
+    """The module for a source kind, imported only when that kind is fetched."""
+    return importlib.import_module(f"tracker.sources.{kind}_source")
+
+
+def fetch(spec: Any, ctx: FetchContext) -> pd.DataFrame:
+    return fetcher(spec.kind).fetch(spec, ctx)
