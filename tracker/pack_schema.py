@@ -47,6 +47,7 @@ def _pandas_freq(text: str) -> str:
 
 
 Duration = Annotated[str, AfterValidator(_duration)]
+Lag = Annotated[str, AfterValidator(lambda text: parse_days(text, allow_zero=True) and text or text)]
 IsoDate = Annotated[str, AfterValidator(_iso_date)]
 Freq = Annotated[str, AfterValidator(_pandas_freq)]
 Ident = Annotated[str, Field(pattern=ID_RX)]
@@ -249,7 +250,7 @@ class Indicator(Strict):
     frequency: str = "irregular"
     source: Source
     seed: str | None = None
-    publication_lag: Duration = "0d"
+    publication_lag: Lag = "0d"
     transforms: list[dict[str, Any]] = []
     states: list[State] = []
     hysteresis: Annotated[float, Field(gt=0)] | None = None

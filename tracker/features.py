@@ -1,0 +1,140 @@
+"""Features and states of each indicator on the weekly grid, as they were known on each date.
+
+Transforms run once per vintage on the whole snapshot. That is exact without look-ahead
+because every transform is trailing (its value at date d reads rows dated ≤ d) and a
+transformed point becomes visible only once every row up to its date has been published
+(the running maximum of `published`). So a grid date t sees what `as_of(t)` would show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tracker import transforms
+from tracker.pack_schema import Indicator
+
+DAY = np.timedelta64(1, "D")
+
+
+@dataclass
+class Feature:
+    """One indicator over the grid; -1 / NaN / NaT where nothing was known yet."""
+
+    value: np.ndarray       # feature value (numeric) or level index (ordinal)
+    ref: np.ndarray         # datetime64[D]: the date the value describes
+    state: np.ndarray       # int: index into the indicator's states or levels
+    row: np.ndarray         # int: index into `obs`, the observation to cite
+    since: np.ndarray       # datetime64[D]: ordinal — when the current level was reached
+    obs: pd.DataFrame       # cited observations: date, value, level, published, source_url, note
+
+
+def grid_dates(as_of: pd.Timestamp, weeks: int) -> np.ndarray:
+    """Weekly evaluation dates ending at as_of (t, t−7d, …), oldest first."""
+    end = np.datetime64(as_of.date(), "D")
+    return end - np.arange(weeks, -1, -1) * 7 * DAY
+
+
+def first_match(ind: Indicator, x: np.ndarray) -> np.ndarray:
+    """Index of the first state each value satisfies (ordered states, first wins), or -1."""
+    out = np.full(x.shape, -1, dtype=np.int64)
+    open_ = ~np.isnan(x)
+    for k, st in enumerate(ind.states):
+        m = open_.copy()
+        if st.below is not None:
+            m &= x < st.below
+        if st.at_most is not None:
+            m &= x <= st.at_most
+        if st.above is not None:
+            m &= x > st.above
+        if st.at_least is not None:
+            m &= x >= st.at_least
+        out[m] = k
+        open_ &= ~m
+    return out
+
+
+def with_hysteresis(ind: Indicator, x: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """Keep the previous state unless x has moved more than `hysteresis` past its boundary."""
+    h = ind.hysteresis
+    if not h:
+        return raw
+    lo, hi = first_match(ind, x - h), first_match(ind, x + h)
+    out = raw.copy()
+    for t in range(1, len(x)):
+        prev = out[t - 1]
+        if prev >= 0 and raw[t] >= 0 and raw[t] != prev and (lo[t] == prev or hi[t] == prev):
+            out[t] = prev
+    return out
+
+
+def compute(ind: Indicator, rows: pd.DataFrame, grid: np.ndarray,
+            lookup: transforms.Lookup | None = None) -> Feature:
+    """rows: this indicator's vintages (columns vintage, fetched, date, value, level, published, …)."""
+    n = len(grid)
+    value = np.full(n, np.nan)
+    ref = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    since = ref.copy()
+    row = np.full(n, -1, dtype=np.int64)
+    pieces: list[pd.DataFrame] = []
+    offset = 0
+    vintages = list(rows.groupby("vintage", sort=False))
+    for j, (_, snap) in enumerate(vintages):
+        start = np.datetime64(snap["fetched"].iloc[0].date(), "D")
+        stop = (np.datetime64(vintages[j + 1][1]["fetched"].iloc[0].date(), "D")
+                if j + 1 < len(vintages) else np.datetime64("9999-12-31", "D"))
+        snap = snap.sort_values("date", ignore_index=True)
+        points = _ordinal_points(ind, snap) if ind.kind == "ordinal" else _numeric_points(ind, snap, lookup)
+        vis, vals, refs, pos, runs = points
+        sel = (grid >= start) & (grid < stop)
+        if not sel.any() or len(vis) == 0:
+            pieces.append(snap)
+            offset += len(snap)
+            continue
+        k = np.searchsorted(vis, grid[sel], side="right") - 1
+        ok = k >= 0
+        idx = np.flatnonzero(sel)[ok]
+        value[idx], ref[idx], row[idx] = vals[k[ok]], refs[k[ok]], pos[k[ok]] + offset
+        since[idx] = runs[k[ok]]
+        pieces.append(snap)
+        offset += len(snap)
+    obs = pd.concat(pieces, ignore_index=True) if pieces else rows.iloc[0:0]
+    if ind.kind == "ordinal":
+        state = np.where(np.isnan(value), -1, np.nan_to_num(value, nan=-1)).astype(np.int64)
+    else:
+        state = with_hysteresis(ind, value, first_match(ind, value))
+    return Feature(value, ref, state, row, since, obs)
+
+
+Points = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _visible(snap: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    dates = snap["date"].to_numpy().astype("datetime64[D]")
+    vis = np.maximum.accumulate(snap["published"].to_numpy().astype("datetime64[D]"))
+    return dates, vis
+
+
+def _numeric_points(ind: Indicator, snap: pd.DataFrame, lookup: transforms.Lookup | None) -> Points:
+    dates, vis_raw = _visible(snap)
+    series = pd.Series(snap["value"].to_numpy(dtype=float), index=pd.DatetimeIndex(snap["date"]))
+    series = series.dropna()
+    feat = transforms.apply(series, ind.transforms, lookup) if ind.transforms else series
+    if feat.empty:
+        empty = np.array([], dtype="datetime64[D]")
+        return empty, np.array([]), empty, np.array([], dtype=np.int64), empty
+    labels = feat.index.to_numpy().astype("datetime64[D]")
+    pos = np.searchsorted(dates, labels, side="right") - 1
+    pos = np.clip(pos, 0, len(dates) - 1)
+    return vis_raw[pos], feat.to_numpy(dtype=float), dates[pos], pos, dates[pos]
+
+
+def _ordinal_points(ind: Indicator, snap: pd.DataFrame) -> Points:
+    dates, vis = _visible(snap)
+    order = {name: i for i, name in enumerate(ind.levels)}
+    levels = snap["level"].map(order).to_numpy(dtype=float)
+    changed = np.r_[True, levels[1:] != levels[:-1]]
+    run_start = dates[np.maximum.accumulate(np.where(changed, np.arange(len(dates)), 0))]
+    return vis, levels, dates, np.arange(len(dates)), run_start

@@ -1,0 +1,168 @@
+"""Evidence, posterior and contributions on the weekly grid (DESIGN §6, SCORING.md §6).
+
+For each date the posterior is recomputed from each indicator's *current* state — a
+snapshot, not a week-by-week recursion that would count one persistent state 52 times a
+year. Everything is arrays of shape (indicators, dates, scenarios).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from tracker import features
+from tracker.config import Scoring
+from tracker.durations import parse_days
+from tracker.pack import Pack
+from tracker.pack_schema import Indicator
+
+LN2 = math.log(2.0)
+
+
+@dataclass
+class Model:
+    """The pack's numbers as arrays, built once per scoring call."""
+
+    ids: list[str]
+    scenarios: list[str]
+    log_prior: np.ndarray                      # (S,)
+    weight: np.ndarray                         # (I,) w_i · g_G
+    half_life: np.ndarray                      # (I,) days; inf for ordinal
+    stale_after: np.ndarray                    # (I,) days
+    loglik: list[np.ndarray]                   # per indicator: (states, S)
+    stall_rate: list[np.ndarray | None]        # ordinal: λ_s per day, else None
+    stall_cap: np.ndarray                      # (I,) days
+
+
+@dataclass
+class Result:
+    """Everything the reports need; computed once, rendered many ways."""
+
+    pack: Pack
+    model: Model
+    grid: np.ndarray                           # (T,) datetime64[D]
+    feats: dict[str, features.Feature]
+    evidence: np.ndarray                       # (I, T, S) nats
+    post: np.ndarray                           # (T, S)
+    evidence_only: np.ndarray                  # (T, S)
+    coverage: np.ndarray                       # (T,)
+    fresh: np.ndarray                          # (I, T) bool
+    window: int
+    trend: list[dict | None] = field(default_factory=list)
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        return pd.Timestamp(self.grid[-1])
+
+    def contributions(self, t: int) -> np.ndarray:
+        """(I, S) bits: c_i(s) = (e_i(s) − mean_s e_i) / ln 2 (SCORING §6.8)."""
+        e = self.evidence[:, t, :]
+        return (e - e.mean(axis=1, keepdims=True)) / LN2
+
+    def prior_bits(self) -> np.ndarray:
+        lp = self.model.log_prior
+        return (lp - lp.mean()) / LN2
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.post, index=pd.DatetimeIndex(self.grid), columns=self.model.scenarios)
+
+
+def build_model(pack: Pack) -> Model:
+    ids = list(pack.indicators)
+    scen = pack.scenario_ids
+    groups = pack.scenario_set.groups
+    totals: dict[str, float] = {}
+    for ind in pack.indicators.values():
+        totals[ind.group] = totals.get(ind.group, 0.0) + ind.weight
+    weight, half, stale, cap, loglik, rates = [], [], [], [], [], []
+    for ind in pack.indicators.values():
+        g = min(1.0, groups[ind.group].weight / totals[ind.group])
+        weight.append(ind.weight * g)
+        stale.append(parse_days(ind.stale_after))
+        loglik.append(np.log(np.array([[ind.likelihood[k][s] for s in scen] for k in ind.state_names])))
+        if ind.kind == "ordinal":
+            pace = np.array([parse_days(ind.pace[s]) for s in scen])
+            rates.append(LN2 / pace)
+            half.append(math.inf)
+            cap.append(parse_days(ind.stall_cap) if ind.stall_cap else 3 * pace.max())
+        else:
+            rates.append(None)
+            half.append(parse_days(ind.half_life))
+            cap.append(0.0)
+    prior = np.array([pack.priors[s] for s in scen])
+    return Model(ids, scen, np.log(prior), np.array(weight), np.array(half), np.array(stale),
+                 loglik, rates, np.array(cap))
+
+
+def indicator_evidence(model: Model, i: int, ind: Indicator, f: features.Feature,
+                       grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, S) evidence in nats and (T,) freshness for one indicator."""
+    known = f.state >= 0
+    ll = np.zeros((len(grid), len(model.scenarios)))
+    ll[known] = model.loglik[i][f.state[known]]
+    age = np.where(known, (grid - f.ref).astype("timedelta64[D]").astype(np.int64), 0).astype(float)
+    if ind.kind == "ordinal":
+        last = len(ind.levels) - 1
+        stalled = known & (f.state < last)
+        d = np.where(known, (grid - f.since).astype("timedelta64[D]").astype(np.int64), 0)
+        d = np.minimum(d.astype(float), model.stall_cap[i])
+        ll[stalled] -= np.outer(d[stalled], model.stall_rate[i])
+        decay = np.ones(len(grid))
+        fresh = known
+    else:
+        decay = np.power(2.0, -age / model.half_life[i])
+        fresh = known & (age <= model.stale_after[i])
+    return ll * (model.weight[i] * decay)[:, None], fresh
+
+
+def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
+          weeks: int | None = None) -> Result:
+    """Score the pack on the weekly grid ending at as_of, from `store.vintages_until(as_of)`."""
+    model = build_model(pack)
+    window = max(1, round(parse_days(cfg.window) / 7))
+    span = weeks if weeks is not None else max(window * 2, round(parse_days(cfg.history) / 7))
+    grid = features.grid_dates(as_of, span)
+    by_ind = dict(tuple(history.groupby("indicator", sort=False))) if len(history) else {}
+
+    def lookup(other: str) -> pd.Series:
+        rows = by_ind.get(other)
+        if rows is None or rows.empty:
+            return pd.Series(dtype=float)
+        last = rows[rows["vintage"] == rows["vintage"].iloc[-1]].sort_values("date")
+        return pd.Series(last["value"].to_numpy(float), index=pd.DatetimeIndex(last["date"]))
+
+    empty = history.iloc[0:0]
+    feats, ev, fresh = {}, [], []
+    for i, (iid, ind) in enumerate(pack.indicators.items()):
+        f = features.compute(ind, by_ind.get(iid, empty), grid, lookup)
+        e, fr = indicator_evidence(model, i, ind, f, grid)
+        feats[iid] = f
+        ev.append(e)
+        fresh.append(fr)
+    evidence = np.stack(ev) if ev else np.zeros((0, len(grid), len(model.scenarios)))
+    fresh_arr = np.stack(fresh) if fresh else np.zeros((0, len(grid)), dtype=bool)
+    total = evidence.sum(axis=0)
+    post = softmax(total + model.log_prior)
+    evidence_only = softmax(total)
+    coverage = (model.weight[:, None] * fresh_arr).sum(axis=0) / max(model.weight.sum(), 1e-12)
+    result = Result(pack, model, grid, feats, evidence, post, evidence_only, coverage, fresh_arr, window)
+    from tracker.trend import trend_calls
+
+    result.trend = trend_calls(result, cfg)
+    return result
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Normalise log-weights along the last axis in log space (log-sum-exp)."""
+    m = logits.max(axis=-1, keepdims=True)
+    w = np.exp(logits - m)
+    return w / w.sum(axis=-1, keepdims=True)
+
+
+def posterior_with(result: Result, t: int, i: int, loglik_row: np.ndarray, weight: float) -> np.ndarray:
+    """The posterior at grid index t if indicator i's evidence were `weight · loglik_row`."""
+    total = result.evidence[:, t, :].sum(axis=0) - result.evidence[i, t, :] + weight * loglik_row
+    return softmax(total + result.model.log_prior)

@@ -1,0 +1,383 @@
+"""The store: observations by vintage, runs, scores and digest sends, in one SQLite file.
+
+Every write is one `BEGIN IMMEDIATE` transaction (PITFALLS §2.2: the busy timeout does not
+cover a deferred read→write upgrade), so a crash leaves the previous state intact and readers
+in other processes never see half a vintage. Dates are ISO text (PITFALLS §2.5.2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tracker.errors import TrackerError
+
+OBS_COLUMNS = ["date", "value", "level", "published", "source_url", "note"]
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE vintages (
+        id INTEGER PRIMARY KEY,
+        indicator TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,          -- UTC instant, YYYY-MM-DDTHH:MM:SSZ
+        origin TEXT NOT NULL,              -- seed | ingest | observe
+        content_hash TEXT NOT NULL,
+        rows INTEGER NOT NULL
+    );
+    CREATE INDEX vintages_by_indicator ON vintages(indicator, fetched_at);
+    CREATE TABLE observations (
+        vintage_id INTEGER NOT NULL REFERENCES vintages(id),
+        date TEXT NOT NULL,
+        value REAL,
+        level TEXT,
+        published TEXT NOT NULL,
+        source_url TEXT,
+        note TEXT,
+        PRIMARY KEY (vintage_id, date)
+    ) WITHOUT ROWID;
+    CREATE TABLE validators (
+        indicator TEXT NOT NULL, url TEXT NOT NULL, etag TEXT, last_modified TEXT,
+        PRIMARY KEY (indicator, url)
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, started TEXT NOT NULL,
+        finished TEXT, status TEXT NOT NULL, detail TEXT
+    );
+    CREATE TABLE source_results (
+        run_id INTEGER NOT NULL REFERENCES runs(id), indicator TEXT NOT NULL,
+        status TEXT NOT NULL, rows INTEGER, seconds REAL, error TEXT
+    );
+    CREATE TABLE scores (
+        run_id INTEGER NOT NULL REFERENCES runs(id), date TEXT NOT NULL,
+        scenario TEXT NOT NULL, probability REAL NOT NULL,
+        PRIMARY KEY (run_id, date, scenario)
+    );
+    CREATE TABLE sends (
+        week TEXT PRIMARY KEY, status TEXT NOT NULL, started_at TEXT NOT NULL,
+        sent_at TEXT, message_id TEXT, detail TEXT
+    );
+    """,
+]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def iso_instant(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def end_of_day(day: dt.date) -> str:
+    """The last instant of a calendar date, for comparing fetch instants with an as-of date."""
+    return f"{day.isoformat()}T23:59:59Z"
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """Hash of a snapshot's content, so that ingesting unchanged data adds nothing."""
+    canonical = frame.reindex(columns=OBS_COLUMNS).astype(object).where(frame.notna(), None)
+    text = json.dumps(canonical.values.tolist(), default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Store:
+    """One SQLite file. Cheap to open; open one per process and close it when done."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        _create_private(self.path)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                      check_same_thread=False)
+            self.db.execute("PRAGMA busy_timeout=30000")
+            if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise TrackerError(f"{self.path}: not a usable tracker store ({exc})", 2) from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any error (the one write path)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: several queries see one consistent state of the file."""
+        self.db.execute("BEGIN")
+        try:
+            yield self.db
+        finally:
+            self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+            done = {row[0] for row in db.execute("SELECT version FROM migrations")}
+            for version, script in enumerate(MIGRATIONS, start=1):
+                if version in done:
+                    continue
+                for statement in filter(str.strip, script.split(";")):
+                    db.execute(statement)
+                db.execute("INSERT INTO migrations VALUES (?, ?)", (version, iso_instant(utcnow())))
+
+    # ------------------------------------------------------------------ vintages
+
+    def has_vintages(self, indicator: str | None = None) -> bool:
+        sql, args = "SELECT 1 FROM vintages", ()
+        if indicator:
+            sql, args = sql + " WHERE indicator = ?", (indicator,)
+        return self.db.execute(sql + " LIMIT 1", args).fetchone() is not None
+
+    def write_vintage(self, indicator: str, frame: pd.DataFrame, *, fetched_at: dt.datetime,
+                      origin: str) -> bool:
+        """Store a full snapshot of an indicator's series as a new vintage, in one transaction.
+
+        Returns False (and writes nothing) when the content equals the latest vintage's.
+        """
+        rows = _rows(frame)
+        digest = content_hash(frame)
+        with self.transaction() as db:
+            latest = db.execute(
+                "SELECT content_hash FROM vintages WHERE indicator = ? ORDER BY fetched_at DESC, id DESC LIMIT 1",
+                (indicator,)).fetchone()
+            if latest and latest[0] == digest:
+                return False
+            cur = db.execute(
+                "INSERT INTO vintages (indicator, fetched_at, origin, content_hash, rows) VALUES (?, ?, ?, ?, ?)",
+                (indicator, iso_instant(fetched_at), origin, digest, len(rows)))
+            vid = cur.lastrowid
+            db.executemany("INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [(vid, *row) for row in rows])
+        return True
+
+    def latest(self, indicator: str) -> pd.DataFrame:
+        """The newest snapshot of one indicator, whatever its dates (for merging new fetches)."""
+        row = self.db.execute(
+            "SELECT id FROM vintages WHERE indicator = ? ORDER BY fetched_at DESC, id DESC LIMIT 1",
+            (indicator,)).fetchone()
+        if row is None:
+            return _frame([])
+        cur = self.db.execute(
+            "SELECT date, value, level, published, source_url, note FROM observations WHERE vintage_id = ? "
+            "ORDER BY date", (row[0],))
+        return _frame(cur.fetchall())
+
+    def as_of(self, day: dt.date, indicators: list[str] | None = None) -> pd.DataFrame:
+        """What was known at the end of `day`: per indicator the latest vintage fetched by then,
+        and in it only observations dated and published on or before `day`."""
+        sql = """
+            WITH ranked AS (
+                SELECT id, indicator, ROW_NUMBER() OVER (
+                    PARTITION BY indicator ORDER BY fetched_at DESC, id DESC) AS n
+                FROM vintages WHERE fetched_at <= :eod)
+            SELECT r.indicator, o.date, o.value, o.level, o.published, o.source_url, o.note
+            FROM ranked r JOIN observations o ON o.vintage_id = r.id
+            WHERE r.n = 1 AND o.published <= :day AND o.date <= :day
+            ORDER BY r.indicator, o.date"""
+        rows = self.db.execute(sql, {"eod": end_of_day(day), "day": day.isoformat()}).fetchall()
+        frame = pd.DataFrame(rows, columns=["indicator", *OBS_COLUMNS])
+        if indicators is not None:
+            frame = frame[frame["indicator"].isin(indicators)]
+        return _typed(frame)
+
+    def vintages_until(self, day: dt.date) -> pd.DataFrame:
+        """Every vintage fetched by the end of `day` with its observations published by then:
+        the scorer replays the weekly grid from these without another query per date."""
+        sql = """
+            SELECT v.indicator, v.id AS vintage, substr(v.fetched_at, 1, 10) AS fetched,
+                   o.date, o.value, o.level, o.published, o.source_url, o.note
+            FROM vintages v JOIN observations o ON o.vintage_id = v.id
+            WHERE v.fetched_at <= :eod AND o.published <= :day AND o.date <= :day
+            ORDER BY v.indicator, v.fetched_at, v.id, o.date"""
+        with self.snapshot() as db:
+            rows = db.execute(sql, {"eod": end_of_day(day), "day": day.isoformat()}).fetchall()
+        frame = pd.DataFrame(rows, columns=["indicator", "vintage", "fetched", *OBS_COLUMNS])
+        frame["fetched"] = pd.to_datetime(frame["fetched"], format="%Y-%m-%d")
+        return _typed(frame)
+
+    def vintage_log(self, indicator: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT indicator, fetched_at, origin, rows, content_hash FROM vintages"
+        args: tuple[Any, ...] = ()
+        if indicator:
+            sql, args = sql + " WHERE indicator = ?", (indicator,)
+        cur = self.db.execute(sql + " ORDER BY fetched_at, id", args)
+        return [dict(zip([c[0] for c in cur.description], r, strict=True)) for r in cur.fetchall()]
+
+    # ------------------------------------------------------------------ HTTP validators
+
+    def validators(self, indicator: str) -> dict[str, dict[str, str]]:
+        rows = self.db.execute("SELECT url, etag, last_modified FROM validators WHERE indicator = ?",
+                               (indicator,)).fetchall()
+        return {url: {k: v for k, v in (("etag", e), ("last_modified", m)) if v} for url, e, m in rows}
+
+    def save_validators(self, indicator: str, validators: dict[str, dict[str, str]]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM validators WHERE indicator = ?", (indicator,))
+            db.executemany("INSERT INTO validators VALUES (?, ?, ?, ?)",
+                           [(indicator, url, v.get("etag"), v.get("last_modified"))
+                            for url, v in validators.items()])
+
+    # ------------------------------------------------------------------ runs and scores
+
+    def begin_run(self, kind: str, now: dt.datetime | None = None) -> int:
+        with self.transaction() as db:
+            cur = db.execute("INSERT INTO runs (kind, started, status) VALUES (?, ?, 'running')",
+                             (kind, iso_instant(now or utcnow())))
+            return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, status: str, detail: dict[str, Any] | None = None,
+                   now: dt.datetime | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET finished = ?, status = ?, detail = ? WHERE id = ?",
+                       (iso_instant(now or utcnow()), status, json.dumps(detail or {}, default=str), run_id))
+
+    def record_run(self, kind: str, status: str, detail: dict[str, Any], now: dt.datetime | None = None) -> int:
+        run_id = self.begin_run(kind, now)
+        self.finish_run(run_id, status, detail, now)
+        return run_id
+
+    def record_sources(self, run_id: int, results: list[dict[str, Any]]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO source_results VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, r["indicator"], r["status"], r.get("rows"), r.get("seconds"), r.get("error"))
+                 for r in results])
+
+    def runs(self, kind: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        sql, args = "SELECT id, kind, started, finished, status, detail FROM runs", []
+        if kind:
+            sql += " WHERE kind = ?"
+            args.append(kind)
+        cur = self.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
+        out = []
+        for row in cur.fetchall():
+            item = dict(zip(["id", "kind", "started", "finished", "status", "detail"], row, strict=True))
+            item["detail"] = json.loads(item["detail"]) if item["detail"] else {}
+            out.append(item)
+        return out
+
+    def last_success(self, kind: str) -> dt.datetime | None:
+        row = self.db.execute(
+            "SELECT MAX(finished) FROM runs WHERE kind = ? AND status IN ('ok', 'partial')", (kind,)).fetchone()
+        return dt.datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC) if row[0] else None
+
+    def failing_sources(self) -> list[dict[str, Any]]:
+        """Sources whose latest ingest attempt failed, with the reason."""
+        cur = self.db.execute("""
+            SELECT s.indicator, s.error, r.started FROM source_results s JOIN runs r ON r.id = s.run_id
+            WHERE s.rowid IN (SELECT MAX(rowid) FROM source_results GROUP BY indicator)
+              AND s.status = 'failed' ORDER BY s.indicator""")
+        return [{"indicator": i, "error": e, "at": a} for i, e, a in cur.fetchall()]
+
+    def save_scores(self, run_id: int, probabilities: pd.DataFrame) -> None:
+        """probabilities: date index × scenario columns."""
+        rows = [(run_id, d.date().isoformat(), s, float(p))
+                for d, row in probabilities.iterrows() for s, p in row.items()]
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)", rows)
+
+    def score_history(self) -> pd.DataFrame:
+        """The stored probabilities of nightly runs (latest run per date wins): what was said."""
+        cur = self.db.execute("""
+            SELECT s.date, s.scenario, s.probability FROM scores s
+            JOIN (SELECT date, MAX(run_id) AS run_id FROM scores s2 JOIN runs r ON r.id = s2.run_id
+                  WHERE r.kind IN ('run', 'score') GROUP BY date) last
+              ON last.date = s.date AND last.run_id = s.run_id
+            ORDER BY s.date""")
+        frame = pd.DataFrame(cur.fetchall(), columns=["date", "scenario", "probability"])
+        if frame.empty:
+            return pd.DataFrame()
+        wide = frame.pivot(index="date", columns="scenario", values="probability")
+        wide.index = pd.to_datetime(wide.index, format="%Y-%m-%d")
+        return wide
+
+    # ------------------------------------------------------------------ digest sends
+
+    def send_state(self, week: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT week, status, started_at, sent_at, message_id, detail FROM sends "
+                              "WHERE week = ?", (week,)).fetchone()
+        return dict(zip(["week", "status", "started_at", "sent_at", "message_id", "detail"], row, strict=True)) \
+            if row else None
+
+    def send_started(self, week: str, message_id: str, force: bool = False) -> bool:
+        """Claim a week before sending. False when the week was already claimed (unless force)."""
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM sends WHERE week = ?", (week,)).fetchone():
+                if not force:
+                    return False
+                db.execute("DELETE FROM sends WHERE week = ?", (week,))
+            db.execute("INSERT INTO sends (week, status, started_at, message_id) VALUES (?, 'started', ?, ?)",
+                       (week, iso_instant(utcnow()), message_id))
+        return True
+
+    def send_finished(self, week: str, status: str, detail: str = "") -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE sends SET status = ?, sent_at = ?, detail = ? WHERE week = ?",
+                       (status, iso_instant(utcnow()), detail, week))
+
+    def sends(self, limit: int = 10) -> list[dict[str, Any]]:
+        cur = self.db.execute("SELECT week, status, started_at, sent_at, message_id FROM sends "
+                              "ORDER BY week DESC LIMIT ?", (limit,))
+        return [dict(zip(["week", "status", "started_at", "sent_at", "message_id"], r, strict=True))
+                for r in cur.fetchall()]
+
+
+def _create_private(path: Path) -> None:
+    """Create the store file owner-only before SQLite does (its -wal/-shm copy these bits)."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def _rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    f = frame.reindex(columns=OBS_COLUMNS)
+    out = []
+    for date, value, level, published, url, note in f.itertuples(index=False, name=None):
+        out.append((_day(date), None if pd.isna(value) else float(value),
+                    None if pd.isna(level) else str(level), _day(published),
+                    None if pd.isna(url) else str(url), None if pd.isna(note) else str(note)))
+    return out
+
+
+def _day(value: Any) -> str:
+    return pd.Timestamp(value).date().isoformat()
+
+
+def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    return _typed(pd.DataFrame(rows, columns=OBS_COLUMNS))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d")
+    frame["published"] = pd.to_datetime(frame["published"], format="%Y-%m-%d")
+    frame["value"] = frame["value"].astype(float)
+    return frame
