@@ -237,5 +237,22 @@ def backtest_cmd(start: str, end: str | None, config_path: str | None, as_csv: b
     return 0
 
 
+def _register() -> None:
+    """Commands that live in their own modules (each imports its heavy parts lazily)."""
+    import importlib
+
+    for module in ("tracker.cli_ingest", "tracker.cli_ops", "tracker.cli_digest"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        for command in mod.COMMANDS:
+            main.add_command(command)
+
+
+_register()
+
 if __name__ == "__main__":
     main()

@@ -71,70 +71,77 @@ def with_hysteresis(ind: Indicator, x: np.ndarray, raw: np.ndarray) -> np.ndarra
 
 
 def compute(ind: Indicator, rows: pd.DataFrame, grid: np.ndarray,
-            lookup: transforms.Lookup | None = None) -> Feature:
-    """rows: this indicator's vintages (columns vintage, fetched, date, value, level, published, …)."""
+            lookup: transforms.Lookup | None = None, cols: dict[str, np.ndarray] | None = None) -> Feature:
+    """rows: this indicator's vintages, sorted by fetch time, vintage, then date (as
+    store.vintages_until returns them), with columns vintage, fetched, date, value, level,
+    published, source_url, note. `cols`: the same columns as arrays, when the caller has
+    converted a whole history at once (the per-slice conversion dominates large packs)."""
     n = len(grid)
     value = np.full(n, np.nan)
     ref = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     since = ref.copy()
     row = np.full(n, -1, dtype=np.int64)
-    pieces: list[pd.DataFrame] = []
-    offset = 0
-    vintages = list(rows.groupby("vintage", sort=False))
-    for j, (_, snap) in enumerate(vintages):
-        start = np.datetime64(snap["fetched"].iloc[0].date(), "D")
-        stop = (np.datetime64(vintages[j + 1][1]["fetched"].iloc[0].date(), "D")
-                if j + 1 < len(vintages) else np.datetime64("9999-12-31", "D"))
-        snap = snap.sort_values("date", ignore_index=True)
-        points = _ordinal_points(ind, snap) if ind.kind == "ordinal" else _numeric_points(ind, snap, lookup)
-        vis, vals, refs, pos, runs = points
-        sel = (grid >= start) & (grid < stop)
-        if not sel.any() or len(vis) == 0:
-            pieces.append(snap)
-            offset += len(snap)
+    rows = rows.reset_index(drop=True)
+    if rows.empty:
+        return Feature(value, ref, np.full(n, -1, dtype=np.int64), row, since, rows)
+    cols = cols if cols is not None else arrays(rows)
+    vint = cols["vintage"]
+    starts = np.flatnonzero(np.r_[True, vint[1:] != vint[:-1]])
+    ends = np.r_[starts[1:], len(vint)]
+    fetched = cols["fetched"][starts]
+    for j, (a, b) in enumerate(zip(starts, ends, strict=True)):
+        stop = fetched[j + 1] if j + 1 < len(starts) else np.datetime64("9999-12-31", "D")
+        sel = (grid >= fetched[j]) & (grid < stop)
+        if not sel.any():
+            continue
+        part = {k: v[a:b] for k, v in cols.items()}
+        if ind.kind == "ordinal":
+            vis, vals, refs, pos, runs = _ordinal_points(ind, part, rows["level"].iloc[a:b])
+        else:
+            vis, vals, refs, pos, runs = _numeric_points(ind, part, lookup)
+        if len(vis) == 0:
             continue
         k = np.searchsorted(vis, grid[sel], side="right") - 1
         ok = k >= 0
         idx = np.flatnonzero(sel)[ok]
-        value[idx], ref[idx], row[idx] = vals[k[ok]], refs[k[ok]], pos[k[ok]] + offset
+        value[idx], ref[idx], row[idx] = vals[k[ok]], refs[k[ok]], pos[k[ok]] + a
         since[idx] = runs[k[ok]]
-        pieces.append(snap)
-        offset += len(snap)
-    obs = pd.concat(pieces, ignore_index=True) if pieces else rows.iloc[0:0]
     if ind.kind == "ordinal":
         state = np.where(np.isnan(value), -1, np.nan_to_num(value, nan=-1)).astype(np.int64)
     else:
         state = with_hysteresis(ind, value, first_match(ind, value))
-    return Feature(value, ref, state, row, since, obs)
+    return Feature(value, ref, state, row, since, rows)
+
+
+def arrays(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {"vintage": rows["vintage"].to_numpy(), "fetched": rows["fetched"].to_numpy().astype("datetime64[D]"),
+            "date": rows["date"].to_numpy().astype("datetime64[D]"),
+            "published": rows["published"].to_numpy().astype("datetime64[D]"),
+            "value": rows["value"].to_numpy(dtype=float)}
 
 
 Points = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _visible(snap: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    dates = snap["date"].to_numpy().astype("datetime64[D]")
-    vis = np.maximum.accumulate(snap["published"].to_numpy().astype("datetime64[D]"))
-    return dates, vis
-
-
-def _numeric_points(ind: Indicator, snap: pd.DataFrame, lookup: transforms.Lookup | None) -> Points:
-    dates, vis_raw = _visible(snap)
-    series = pd.Series(snap["value"].to_numpy(dtype=float), index=pd.DatetimeIndex(snap["date"]))
-    series = series.dropna()
+def _numeric_points(ind: Indicator, part: dict[str, np.ndarray], lookup: transforms.Lookup | None) -> Points:
+    dates, values = part["date"], part["value"]
+    vis_raw = np.maximum.accumulate(part["published"])
+    keep = ~np.isnan(values)
+    series = pd.Series(values[keep], index=pd.DatetimeIndex(dates[keep].astype("datetime64[s]")))
     feat = transforms.apply(series, ind.transforms, lookup) if ind.transforms else series
     if feat.empty:
         empty = np.array([], dtype="datetime64[D]")
         return empty, np.array([]), empty, np.array([], dtype=np.int64), empty
     labels = feat.index.to_numpy().astype("datetime64[D]")
-    pos = np.searchsorted(dates, labels, side="right") - 1
-    pos = np.clip(pos, 0, len(dates) - 1)
+    pos = np.clip(np.searchsorted(dates, labels, side="right") - 1, 0, len(dates) - 1)
     return vis_raw[pos], feat.to_numpy(dtype=float), dates[pos], pos, dates[pos]
 
 
-def _ordinal_points(ind: Indicator, snap: pd.DataFrame) -> Points:
-    dates, vis = _visible(snap)
+def _ordinal_points(ind: Indicator, part: dict[str, np.ndarray], level: pd.Series) -> Points:
+    dates = part["date"]
+    vis = np.maximum.accumulate(part["published"])
     order = {name: i for i, name in enumerate(ind.levels)}
-    levels = snap["level"].map(order).to_numpy(dtype=float)
+    levels = level.map(order).to_numpy(dtype=float)
     changed = np.r_[True, levels[1:] != levels[:-1]]
     run_start = dates[np.maximum.accumulate(np.where(changed, np.arange(len(dates)), 0))]
     return vis, levels, dates, np.arange(len(dates)), run_start

@@ -53,6 +53,13 @@ class Result:
     window: int
     trend: list[dict | None] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        feats = list(self.feats.values())
+        n = len(self.grid)
+        self.rows = np.stack([f.row for f in feats]) if feats else np.zeros((0, n), dtype=np.int64)
+        self.states = np.stack([f.state for f in feats]) if feats else np.zeros((0, n), dtype=np.int64)
+        self.ordinal = np.array([i.kind == "ordinal" for i in self.pack.indicators.values()], dtype=bool)
+
     @property
     def as_of(self) -> pd.Timestamp:
         return pd.Timestamp(self.grid[-1])
@@ -125,7 +132,7 @@ def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
     window = max(1, round(parse_days(cfg.window) / 7))
     span = weeks if weeks is not None else max(window * 2, round(parse_days(cfg.history) / 7))
     grid = features.grid_dates(as_of, span)
-    by_ind = dict(tuple(history.groupby("indicator", sort=False))) if len(history) else {}
+    by_ind = split_by_indicator(history)
 
     def lookup(other: str) -> pd.Series:
         rows = by_ind.get(other)
@@ -135,9 +142,15 @@ def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
         return pd.Series(last["value"].to_numpy(float), index=pd.DatetimeIndex(last["date"]))
 
     empty = history.iloc[0:0]
+    cols = features.arrays(history) if len(history) else {}
     feats, ev, fresh = {}, [], []
     for i, (iid, ind) in enumerate(pack.indicators.items()):
-        f = features.compute(ind, by_ind.get(iid, empty), grid, lookup)
+        rows = by_ind.get(iid, empty)
+        span_cols = None
+        if len(rows):
+            a = history.index.get_loc(rows.index[0])
+            span_cols = {k: v[a:a + len(rows)] for k, v in cols.items()}
+        f = features.compute(ind, rows, grid, lookup, span_cols)
         e, fr = indicator_evidence(model, i, ind, f, grid)
         feats[iid] = f
         ev.append(e)
@@ -153,6 +166,16 @@ def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
 
     result.trend = trend_calls(result, cfg)
     return result
+
+
+def split_by_indicator(history: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Slices per indicator; rows stay in the store's order (fetch time, vintage, date)."""
+    if history.empty:
+        return {}
+    ids = history["indicator"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    return {str(ids[a]): history.iloc[a:b] for a, b in zip(starts, ends, strict=True)}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

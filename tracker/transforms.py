@@ -71,9 +71,57 @@ def check_step(step: Any) -> list[tuple[tuple[Any, ...], str]]:
 
 
 def resample(s: pd.Series, freq: str, how: str = "last") -> pd.Series:
-    # Labels at the period end (pandas' default for ME/QE/YE), so the value is dated when
-    # the period closes; empty periods are dropped rather than invented.
-    return getattr(s.resample(freq), how)().dropna()
+    """Per period, labelled at the period end (pandas' default for ME/QE/YE and W-…), so the
+    value is dated when the period closes; empty periods are dropped rather than invented."""
+    labels = _period_end(s.index, freq)
+    if labels is None or how == "median":
+        return getattr(s.resample(freq), how)().dropna()
+    return _reduce(s.to_numpy(dtype=float), labels, how).rename(s.name)
+
+
+_WEEKDAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
+
+
+def _period_end(index: pd.DatetimeIndex, freq: str) -> np.ndarray | None:
+    """Period-end labels computed with numpy for the common calendar frequencies.
+
+    pandas builds weekly bins element by element (about 10 ms a series); the grid scorer
+    resamples thousands of series, so the common cases are done in a vectorised line."""
+    days = index.to_numpy().astype("datetime64[D]")
+    if freq == "D":
+        return days
+    if freq.startswith("W-") and freq[2:] in _WEEKDAYS:
+        weekday = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+        return days + ((_WEEKDAYS[freq[2:]] - weekday) % 7).astype("timedelta64[D]")
+    months = days.astype("datetime64[M]")
+    if freq == "ME":
+        return (months + 1).astype("datetime64[D]") - 1
+    if freq == "QE":
+        m = months.astype(np.int64)
+        return (months + (2 - m % 3) + 1).astype("datetime64[D]") - 1
+    if freq == "YE":
+        return (days.astype("datetime64[Y]") + 1).astype("datetime64[D]") - 1
+    return None
+
+
+def _reduce(values: np.ndarray, labels: np.ndarray, how: str) -> pd.Series:
+    keep = ~np.isnan(values)
+    values, labels = values[keep], labels[keep]
+    if len(values) == 0:
+        return pd.Series([], index=pd.DatetimeIndex([], dtype="datetime64[s]"), dtype=float)
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    if how == "last":
+        out = values[ends - 1]
+    elif how == "sum":
+        out = np.add.reduceat(values, starts)
+    elif how == "mean":
+        out = np.add.reduceat(values, starts) / (ends - starts)
+    elif how == "max":
+        out = np.maximum.reduceat(values, starts)
+    else:
+        out = np.minimum.reduceat(values, starts)
+    return pd.Series(out, index=pd.DatetimeIndex(labels[starts].astype("datetime64[s]")))
 
 
 def rolling(s: pd.Series, window: int, how: str = "mean") -> pd.Series:

@@ -29,8 +29,8 @@ def moves(result: Result, t: int) -> tuple[np.ndarray, np.ndarray]:
         shape = result.evidence.shape
         return np.zeros((shape[0], shape[2])), np.zeros(shape[0], dtype=bool)
     delta = result.contributions(t) - result.contributions(w)
-    new = np.array([(f.row[t] != f.row[w]) or (f.state[t] != f.state[w]) or result.pack.indicators[i].kind
-                     == "ordinal" for i, f in result.feats.items()], dtype=bool)
+    rows, states = result.rows, result.states
+    new = (rows[:, t] != rows[:, w]) | (states[:, t] != states[:, w]) | result.ordinal
     return delta, new
 
 

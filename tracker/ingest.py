@@ -1,0 +1,186 @@
+"""`tracker ingest`: fetch every source concurrently into new vintages.
+
+Fetching runs in a bounded thread pool with a per-host limit; writing stays on the calling
+thread (one SQLite connection, one writer). A failing source is recorded with its reason and
+keeps its previous vintage; the others go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+
+from tracker.errors import InputError, TrackerError
+from tracker.pack_schema import Indicator
+from tracker.service import Context
+from tracker.sources import FetchContext, NotModified, SourceError, fetcher
+from tracker.store import OBS_COLUMNS, Store, utcnow
+from tracker.suggest import closest
+
+log = logging.getLogger("tracker.ingest")
+
+
+@dataclass
+class IngestReport:
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[str]:
+        return [r["indicator"] for r in self.results if r["status"] == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.failed else 0
+
+
+def select(ctx: Context, ids: list[str] | None) -> list[Indicator]:
+    inds = ctx.pack.indicators
+    unknown = [i for i in ids or [] if i not in inds]
+    if unknown:
+        raise InputError("; ".join(f"unknown indicator {i!r}{closest(i, inds)}" for i in unknown))
+    return [inds[i] for i in ids] if ids else list(inds.values())
+
+
+def make_http(ctx: Context) -> Any:
+    from tracker.http import HttpClient
+
+    h = ctx.config.http
+    return HttpClient(timeout=(h.connect_timeout, h.timeout), retries=h.retries, deadline=h.deadline,
+                      max_bytes=h.max_bytes, min_interval=h.min_interval, pool_size=max(10, h.workers))
+
+
+def ingest(ctx: Context, store: Store, ids: list[str] | None = None, progress: bool = False,
+           now: dt.datetime | None = None) -> IngestReport:
+    """Fetch the chosen indicators (all by default) and store what changed."""
+    chosen = select(ctx, ids)
+    now = now or utcnow()
+    report = IngestReport()
+    run_id = store.begin_run("ingest", now)
+    live = [i for i in chosen if i.source.kind != "manual"]
+    report.results += [{"indicator": i.id, "status": "skipped", "rows": None, "seconds": 0.0,
+                        "error": "recorded by analysts with `tracker observe`"}
+                       for i in chosen if i.source.kind == "manual"]
+    keys = {name: os.environ[env] for name, env in ctx.config.keys.items() if os.environ.get(env)}
+    limits: dict[str, threading.Semaphore] = {}
+    http = make_http(ctx)
+    try:
+        with ThreadPoolExecutor(max_workers=ctx.config.http.workers) as pool:
+            futures = {pool.submit(_fetch, ctx, i, http, keys, store.validators(i.id), limits): i
+                       for i in live}
+            for n, fut in enumerate(as_completed(futures), start=1):
+                ind = futures[fut]
+                result = _store(store, ind, fut.result(), now)
+                report.results.append(result)
+                _progress(progress, n, len(live), result)
+    finally:
+        http.close()
+    report.results.sort(key=lambda r: r["indicator"])
+    store.record_sources(run_id, report.results)
+    status = "partial" if report.failed else "ok"
+    store.finish_run(run_id, status, {"failed": report.failed,
+                                      "new": [r["indicator"] for r in report.results if r["status"] == "new"]})
+    return report
+
+
+def _host(ind: Indicator) -> str:
+    url = getattr(ind.source, "url", "") or ""
+    return (urlsplit(url).hostname or ind.source.kind).lower()
+
+
+def _fetch(ctx: Context, ind: Indicator, http: Any, keys: dict[str, str],
+           validators: dict[str, dict[str, str]], limits: dict[str, threading.Semaphore]) -> dict[str, Any]:
+    """Runs on a worker thread: fetch only, never touch the store."""
+    host = _host(ind)
+    sem = limits.setdefault(host, threading.Semaphore(ctx.config.http.per_host))
+    started = time.monotonic()
+    fctx = FetchContext(http=http.with_deadline(ctx.config.http.deadline),
+                        base_dirs=[ctx.config.base_dir, ctx.pack.root.parent], keys=keys,
+                        env=os.environ, validators=dict(validators), indicator=ind.id)
+    with sem:
+        try:
+            frame = fetcher(ind.source.kind).fetch(ind.source, fctx)
+            outcome: dict[str, Any] = {"frame": frame}
+        except NotModified:
+            outcome = {"not_modified": True}
+        except SourceError as exc:
+            outcome = {"error": str(exc)}
+        except TrackerError as exc:
+            outcome = {"error": str(exc)}
+        except Exception as exc:  # noqa: BLE001 — a connector bug must not stop the other sources
+            log.exception("source %s crashed", ind.id)
+            outcome = {"error": f"{ind.source.kind} connector failed unexpectedly: {type(exc).__name__}: {exc}"}
+    outcome["validators"] = fctx.validators
+    outcome["seconds"] = round(time.monotonic() - started, 3)
+    return outcome
+
+
+def _store(store: Store, ind: Indicator, outcome: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    base = {"indicator": ind.id, "seconds": outcome["seconds"], "rows": None, "error": None}
+    if "error" in outcome:
+        return {**base, "status": "failed", "error": outcome["error"]}
+    if outcome.get("not_modified"):
+        return {**base, "status": "unchanged"}
+    try:
+        frame = merge(store.latest(ind.id), outcome["frame"], now.date(), ind)
+    except (ValueError, KeyError, TypeError) as exc:
+        return {**base, "status": "failed", "error": f"{ind.source.kind}: unusable data: {exc}"}
+    changed = store.write_vintage(ind.id, frame, fetched_at=now, origin="ingest")
+    if outcome["validators"]:
+        store.save_validators(ind.id, outcome["validators"])
+    return {**base, "status": "new" if changed else "unchanged", "rows": len(frame)}
+
+
+def merge(previous: pd.DataFrame, fetched: pd.DataFrame, today: dt.date, ind: Indicator) -> pd.DataFrame:
+    """The new snapshot: previous rows overlaid by fetched ones (fetched wins on a date).
+
+    A row we already had keeps its `published` date; a new or revised row is dated as
+    published today unless the source says when — so a backtest never sees it earlier.
+    """
+    col = "level" if ind.kind == "ordinal" else "value"
+    new = fetched.reindex(columns=OBS_COLUMNS).copy()
+    new["date"] = pd.to_datetime(new["date"]).dt.normalize()
+    if col == "value":
+        new["value"] = pd.to_numeric(new["value"], errors="raise").astype(float)
+        if not np.isfinite(new["value"].to_numpy()).all():
+            raise ValueError("values must be finite numbers")
+    if new["date"].duplicated().any():
+        raise ValueError(f"duplicate date {new.loc[new['date'].duplicated(), 'date'].iloc[0].date()}")
+    old = previous.set_index("date")
+    same = new["date"].isin(old.index)
+    unchanged = same.copy()
+    unchanged[same] = [(_eq(old.at[d, col], v)) for d, v in zip(new.loc[same, "date"], new.loc[same, col],
+                                                                strict=True)]
+    published = pd.to_datetime(new["published"])
+    published = published.where(published.notna(), pd.Timestamp(today))
+    published[unchanged] = [old.at[d, "published"] for d in new.loc[unchanged, "date"]]
+    new["published"] = published.where(published >= new["date"], new["date"])
+    keep = previous[~previous["date"].isin(new["date"])]
+    out = pd.concat([keep, new], ignore_index=True) if len(keep) else new
+    return out.sort_values("date", ignore_index=True)
+
+
+def _eq(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return bool(np.isclose(a, b, rtol=1e-12, atol=0.0)) or (np.isnan(a) and np.isnan(b))
+    return bool(a == b)
+
+
+def _progress(enabled: bool, n: int, total: int, r: dict[str, Any]) -> None:
+    """A live line on a terminal; plain log lines under cron."""
+    text = f"[{n}/{total}] {r['indicator']}: {r['status']}" + (f" — {r['error']}" if r["error"] else "")
+    if enabled and sys.stderr.isatty():
+        sys.stderr.write("\r\033[K" + text[:120] + ("\n" if n == total else ""))
+        sys.stderr.flush()
+    else:
+        log.info(text)
