@@ -71,6 +71,20 @@ def full_url(url: str, params: Mapping[str, Any] | None = None) -> str:
     return requests.Request("GET", url, params=params).prepare().url or url
 
 
+def cache_key(url: str, params: Mapping[str, Any] | None = None) -> str:
+    """Where a URL's validators are remembered (FetchContext.validators): keys redacted, since
+    the validators are stored."""
+    return redact_url(full_url(url, params))
+
+
+def remember(store: dict[str, dict[str, str]], key: str, resp: Response) -> None:
+    """Keep a parsed answer's validators for the next conditional GET (or forget stale ones)."""
+    if resp.validators:
+        store[key] = resp.validators
+    else:
+        store.pop(key, None)
+
+
 def snippet(data: bytes | str, limit: int = SNIPPET) -> str:
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     return " ".join(text.split())[:limit]
@@ -96,7 +110,10 @@ class Response:
 
     @property
     def text(self) -> str:
-        return self.content.decode(self.charset or "utf-8", "replace")
+        try:
+            return self.content.decode(self.charset or "utf-8", "replace")
+        except LookupError:  # a charset Python does not know
+            return self.content.decode("utf-8", "replace")
 
     def json(self) -> Any:
         try:
@@ -168,7 +185,7 @@ class HttpClient:
         self.backoff = backoff
         self.retry_after_max = retry_after_max
         self.sleep, self.clock = sleep, clock
-        self.rng = rng or random.Random()  # jitter, not cryptography
+        self.rng = rng or random.Random()  # noqa: S311 - backoff jitter, not cryptography
         self.user_agent = f"tracker/{__version__} (+scenario tracker)"
         self.session = _Session()
         # No cookies: sources are stateless, and a shared jar is not safe across threads.
@@ -181,13 +198,20 @@ class HttpClient:
         self._last_start: dict[str, float] = {}
         self._locks_lock = threading.Lock()
         self._scope_end: float | None = None
+        self._scope_seconds = float("inf")
 
     def with_deadline(self, seconds: float) -> HttpClient:
         """The same client (session, rate limits) with every call ending within `seconds` from now:
-        a per-source deadline that spans all of a source's requests."""
+        a per-source deadline that spans all of a source's requests. Close the original, not this."""
         scoped = copy.copy(self)
         scoped._scope_end = self.clock() + seconds
+        scoped._scope_seconds = seconds
         return scoped
+
+    @property
+    def budget(self) -> float:
+        """The deadline of one call in seconds, as the messages state it."""
+        return min(self.deadline, self._scope_seconds)
 
     def close(self) -> None:
         self.session.close()
@@ -224,12 +248,12 @@ class HttpClient:
         secrets = [str(v) for k, v in {**(params or {}), **headers}.items() if is_secret(k) and v]
         headers = {"User-Agent": self.user_agent, **headers}
         try:
-            return self._attempts(method, url, params, json, headers, end, shown)
+            return self._attempts(method, url, params, json, headers, end, shown, secrets)
         except SourceError as exc:
             raise SourceError(_scrub(str(exc), secrets)) from None
 
     def _attempts(self, method: str, url: str, params: Mapping[str, Any] | None, json: Any,
-                  headers: dict[str, str], end: float, shown: str) -> Response:
+                  headers: dict[str, str], end: float, shown: str, secrets: list[str]) -> Response:
         host = (urlsplit(url).hostname or "").lower()
         for attempt in range(self.retries + 1):
             self._throttle(host, end, shown)
@@ -242,8 +266,8 @@ class HttpClient:
                 wait = self._wait(attempt, exc.retry_after)
                 if self.clock() + wait >= end:
                     raise SourceError(f"{exc} (no time left to retry within the "
-                                      f"{self.deadline:g} s deadline)") from None
-                log.warning("%s; retrying in %.1f s", exc, wait)
+                                      f"{self.budget:g} s deadline)") from None
+                log.warning("%s; retrying in %.1f s", _scrub(str(exc), secrets), wait)
                 self.sleep(wait)
         raise AssertionError("unreachable")
 
@@ -272,19 +296,22 @@ class HttpClient:
               headers: dict[str, str], end: float, shown: str) -> Response:
         remaining = end - self.clock()
         if remaining <= 0:
-            raise SourceError(f"{method} {shown}: no answer within the {self.deadline:g} s deadline")
+            raise SourceError(f"{method} {shown}: no answer within the {self.budget:g} s deadline")
         timeout = (min(self.timeout[0], remaining), min(self.timeout[1], remaining))
         try:
             raw = self.session.request(method, url, params=params, json=json, headers=headers,
                                        timeout=timeout, stream=True)
         except requests.exceptions.ConnectTimeout:
-            raise _Retryable(f"{method} {shown}: timed out connecting after {timeout[0]:g} s") from None
+            raise _Retryable(f"{method} {shown}: timed out connecting after {timeout[0]:.3g} s") from None
         except requests.exceptions.ReadTimeout:
-            raise _Retryable(f"{method} {shown}: no answer within {timeout[1]:g} s") from None
-        except (requests.exceptions.SSLError, requests.exceptions.TooManyRedirects,
-                requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                requests.exceptions.InvalidSchema) as exc:
-            raise SourceError(f"{method} {shown}: {_reason(exc)}") from None
+            raise _Retryable(f"{method} {shown}: no answer within {timeout[1]:.3g} s") from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema):
+            raise SourceError(f"{method} {shown}: not a valid http(s) URL") from None
+        except requests.exceptions.TooManyRedirects:
+            raise SourceError(f"{method} {shown}: too many redirects") from None
+        except requests.exceptions.SSLError as exc:  # a bad certificate does not heal in a second
+            raise SourceError(f"{method} {shown}: TLS failed ({_reason(exc)})") from None
         except requests.exceptions.RequestException as exc:
             raise _Retryable(f"{method} {shown}: could not connect ({_reason(exc)})") from None
         with raw:
@@ -312,7 +339,7 @@ class HttpClient:
             remaining = end - self.clock()
             if remaining <= 0:
                 raise SourceError(f"{method} {shown}: body not complete within the "
-                                  f"{self.deadline:g} s deadline ({len(buf)} bytes read)")
+                                  f"{self.budget:g} s deadline ({len(buf)} bytes read)")
             wait = min(self.timeout[1], remaining)
             _set_read_timeout(raw, wait)
             try:
@@ -320,7 +347,7 @@ class HttpClient:
             except urllib3.exceptions.ReadTimeoutError:
                 if wait < self.timeout[1]:
                     raise SourceError(f"{method} {shown}: body not complete within the "
-                                      f"{self.deadline:g} s deadline ({len(buf)} bytes read)") from None
+                                      f"{self.budget:g} s deadline ({len(buf)} bytes read)") from None
                 raise _Retryable(f"{method} {shown}: no data for {wait:g} s "
                                  f"after {len(buf)} bytes") from None
             except (urllib3.exceptions.ProtocolError, OSError) as exc:
@@ -384,6 +411,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _scrub(text: str, secrets: list[str]) -> str:
+    """Mask secret values wherever they appear (a server may echo a bad key in its error)."""
     for secret in secrets:
-        text = text.replace(secret, "***")
+        if len(secret) >= 4:  # masking "1" everywhere would garble the message and hide nothing
+            text = text.replace(secret, "***")
     return text

@@ -1,0 +1,443 @@
+"""HttpClient against real loopback servers: pytest-httpserver for well-formed answers, raw
+sockets for what no well-behaved server does (hang, trickle, reset, lie about the length)."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from werkzeug import Response as WResponse
+
+from tracker import __version__
+from tracker.http import HttpClient, Response, expect_type, redact_url
+from tracker.sources import NotModified, SourceError
+
+
+class FakeTime:
+    """Records sleeps instead of sleeping; the clock moves on by what was 'slept'."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+        self.offset = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.offset += seconds
+
+    def clock(self) -> float:
+        return time.monotonic() + self.offset
+
+
+@pytest.fixture
+def fake() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def make_client(fake: FakeTime) -> Iterator[Callable[..., HttpClient]]:
+    made: list[HttpClient] = []
+
+    def make(**kw: object) -> HttpClient:
+        kw = {
+            "timeout": (2.0, 2.0),
+            "retries": 2,
+            "deadline": 5.0,
+            "sleep": fake.sleep,
+            "clock": fake.clock,
+            **kw,
+        }
+        client = HttpClient(**kw)  # type: ignore[arg-type]
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that hands each connection to `handler(conn, server)`."""
+
+    def __init__(self, handler: Callable[[socket.socket, RawServer], None]) -> None:
+        self.handler = handler
+        self.stop = threading.Event()
+        self.requests: list[bytes] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.conns: list[socket.socket] = []
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.conns.append(conn)
+            worker = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self.threads.append(worker)
+            worker.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(5)
+            self.requests.append(read_request(conn))
+            self.handler(conn, self)
+        except OSError:
+            pass  # the client gave up first: that is what most of these tests are about
+        finally:
+            conn.close()
+
+    def __enter__(self) -> RawServer:
+        self.threads[0].start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for conn in self.conns:
+            conn.close()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        self.sock.close()
+
+
+def read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def head(length: int | None = None, ctype: str = "text/csv") -> bytes:
+    lines = ["HTTP/1.1 200 OK", f"Content-Type: {ctype}", "Connection: close"]
+    if length is not None:
+        lines.append(f"Content-Length: {length}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def reset(conn: socket.socket) -> None:
+    """Close with RST rather than FIN (SO_LINGER 0)."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+# ---------------------------------------------------------------- happy path, headers
+
+
+def test_get_returns_body_headers_and_sends_user_agent(httpserver, make_client) -> None:
+    httpserver.expect_request(
+        "/a", query_string={"x": "1"}, headers={"User-Agent": f"tracker/{__version__} (+scenario tracker)"}
+    ).respond_with_json(
+        {"ok": True}, headers={"ETag": '"v1"', "Last-Modified": "Mon, 02 Mar 2026 10:00:00 GMT"}
+    )
+    resp = make_client().get(httpserver.url_for("/a"), params={"x": "1"})
+    assert resp.status == 200
+    assert resp.json() == {"ok": True}
+    assert resp.etag == '"v1"'
+    assert resp.validators == {"etag": '"v1"', "last_modified": "Mon, 02 Mar 2026 10:00:00 GMT"}
+    expect_type(resp, "json")
+
+
+def test_conditional_get_304_raises_not_modified(httpserver, make_client) -> None:
+    httpserver.expect_request(
+        "/c", headers={"If-None-Match": '"v1"', "If-Modified-Since": "Mon, 02 Mar 2026 10:00:00 GMT"}
+    ).respond_with_data("", status=304)
+    with pytest.raises(NotModified):
+        make_client().get(
+            httpserver.url_for("/c"),
+            validators={"etag": '"v1"', "last_modified": "Mon, 02 Mar 2026 10:00:00 GMT"},
+        )
+    assert len(httpserver.log) == 1
+
+
+# ---------------------------------------------------------------- status codes and retries
+
+
+def test_500_then_200_is_retried(httpserver, make_client, fake) -> None:
+    httpserver.expect_ordered_request("/r").respond_with_data("boom", status=500)
+    httpserver.expect_ordered_request("/r").respond_with_data("fine")
+    resp = make_client(backoff=0.1).get(httpserver.url_for("/r"))
+    assert resp.content == b"fine"
+    assert len(fake.slept) == 1 and 0.05 <= fake.slept[0] <= 0.15  # backoff with jitter
+
+
+def test_post_is_retried_too(httpserver, make_client) -> None:
+    httpserver.expect_ordered_request("/p", method="POST", json={"q": 1}).respond_with_data(
+        "busy", status=503
+    )
+    httpserver.expect_ordered_request("/p", method="POST", json={"q": 1}).respond_with_json({"ok": 1})
+    assert make_client().post(httpserver.url_for("/p"), json={"q": 1}).json() == {"ok": 1}
+
+
+def test_404_is_not_retried_and_says_what_the_server_said(httpserver, make_client, fake) -> None:
+    httpserver.expect_request("/missing").respond_with_data("  no such\n series  ", status=404)
+    url = httpserver.url_for("/missing")
+    with pytest.raises(SourceError) as err:
+        make_client().get(url)
+    assert str(err.value) == f"HTTP 404 from {url}: no such series"
+    assert len(httpserver.log) == 1 and fake.slept == []
+
+
+def test_error_body_is_cut_at_200_characters(httpserver, make_client) -> None:
+    httpserver.expect_request("/long").respond_with_data("x" * 500, status=400)
+    with pytest.raises(SourceError, match=r": x{200}$"):
+        make_client().get(httpserver.url_for("/long"))
+
+
+def test_429_honours_retry_after(httpserver, make_client, fake) -> None:
+    httpserver.expect_ordered_request("/g").respond_with_data(
+        "Please limit requests to one every 5 seconds", status=429, headers={"Retry-After": "1"}
+    )
+    httpserver.expect_ordered_request("/g").respond_with_data("ok")
+    assert make_client().get(httpserver.url_for("/g")).text == "ok"
+    assert fake.slept == [1.0]
+
+
+def test_retry_after_is_capped(httpserver, make_client, fake) -> None:
+    httpserver.expect_ordered_request("/g").respond_with_data(
+        "later", status=503, headers={"Retry-After": "21600"}
+    )
+    httpserver.expect_ordered_request("/g").respond_with_data("ok")
+    make_client(retry_after_max=3.0, deadline=10.0).get(httpserver.url_for("/g"))
+    assert fake.slept == [3.0]
+
+
+def test_retry_after_past_the_deadline_gives_up_at_once(httpserver, make_client, fake) -> None:
+    httpserver.expect_request("/g").respond_with_data("later", status=503, headers={"Retry-After": "30"})
+    with pytest.raises(
+        SourceError, match=r"HTTP 503 .*: later \(no time left to retry within the 5 s deadline\)"
+    ):
+        make_client().get(httpserver.url_for("/g"))
+    assert fake.slept == [] and len(httpserver.log) == 1
+
+
+def test_persistent_429_reports_the_body_and_the_attempts(httpserver, make_client) -> None:
+    httpserver.expect_request("/g").respond_with_data(
+        "Please limit requests to one every 5 seconds", status=429
+    )
+    with pytest.raises(
+        SourceError,
+        match=r"HTTP 429 .*: Please limit requests to one every 5 seconds "
+        r"\(after 3 attempts\)",
+    ):
+        make_client(backoff=0.01).get(httpserver.url_for("/g"))
+
+
+# ---------------------------------------------------------------- network faults
+
+
+def test_refused_connection_is_retried_then_reported(make_client, fake) -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    with pytest.raises(SourceError, match=r"could not connect \(Connection refused\) \(after 3 attempts\)"):
+        make_client(backoff=0.01).get(f"http://127.0.0.1:{port}/x")
+    assert len(fake.slept) == 2
+
+
+def test_server_that_never_answers_times_out(make_client) -> None:
+    with RawServer(lambda conn, srv: srv.stop.wait(10)) as srv:
+        started = time.monotonic()
+        with pytest.raises(SourceError, match=r"no answer within 0.5 s \(after 2 attempts\)"):
+            make_client(timeout=(1.0, 0.5), retries=1, backoff=0.01).get(srv.url + "/hang")
+    assert time.monotonic() - started < 3
+    assert len(srv.requests) == 2
+
+
+def test_scoped_deadline_bounds_a_hang(make_client) -> None:
+    with RawServer(lambda conn, srv: srv.stop.wait(10)) as srv:
+        started = time.monotonic()
+        with pytest.raises(SourceError, match=r"no answer within 0.5 s .*within the 0.5 s deadline\)$"):
+            make_client(timeout=(5.0, 5.0), deadline=60.0).with_deadline(0.5).get(srv.url + "/hang")
+    assert time.monotonic() - started < 2
+
+
+def test_trickling_server_fails_at_the_deadline(make_client) -> None:
+    def trickle(conn: socket.socket, srv: RawServer) -> None:
+        conn.sendall(head(100))
+        while not srv.stop.wait(1.0):
+            conn.sendall(b"x")
+
+    with RawServer(trickle) as srv:
+        started = time.monotonic()
+        with pytest.raises(SourceError, match=r"body not complete within the 2 s deadline \(\d bytes read\)"):
+            make_client(timeout=(1.0, 5.0), deadline=2.0).get(srv.url + "/slow")
+        elapsed = time.monotonic() - started
+    assert 1.5 < elapsed < 3.0
+
+
+def test_reset_mid_body_is_retried(make_client) -> None:
+    def flaky(conn: socket.socket, srv: RawServer) -> None:
+        if len(srv.requests) == 1:
+            conn.sendall(head(1000) + b"date,value\n2024-01-31,1\n")
+            time.sleep(0.05)
+            reset(conn)
+        else:
+            conn.sendall(head(5) + b"hello")
+
+    with RawServer(flaky) as srv:
+        assert make_client().get(srv.url + "/r").content == b"hello"
+    assert len(srv.requests) == 2
+
+
+def test_reset_mid_body_every_time_is_reported(make_client) -> None:
+    def broken(conn: socket.socket, srv: RawServer) -> None:
+        conn.sendall(head(1000) + b"x" * 100)
+        time.sleep(0.05)
+        reset(conn)
+
+    with (
+        RawServer(broken) as srv,
+        pytest.raises(
+            SourceError,
+            match=r"connection broken mid-body after "
+            r"\d+ bytes .*\(after 2 attempts\)",
+        ),
+    ):
+        make_client(retries=1).get(srv.url + "/r")
+
+
+def test_body_shorter_than_its_content_length_is_an_error(make_client) -> None:
+    def short(conn: socket.socket, srv: RawServer) -> None:
+        conn.sendall(head(50) + b"date,value\n2024-01-31,1")
+
+    with (
+        RawServer(short) as srv,
+        pytest.raises(
+            SourceError,
+            match=r"connection broken mid-body after 23 bytes "
+            r"\(IncompleteRead: 23 bytes read, 27 more",
+        ),
+    ):
+        make_client(retries=0).get(srv.url + "/short.csv")
+
+
+# ---------------------------------------------------------------- size cap, content, JSON
+
+
+def test_declared_length_over_the_cap_is_refused(httpserver, make_client) -> None:
+    httpserver.expect_request("/big").respond_with_data("x" * 1000)
+    with pytest.raises(SourceError, match="response larger than 100 bytes"):
+        make_client(max_bytes=100).get(httpserver.url_for("/big"))
+
+
+def test_streamed_body_over_the_cap_is_refused(httpserver, make_client) -> None:
+    httpserver.expect_request("/big").respond_with_response(WResponse(iter([b"x" * 80] * 10)))
+    with pytest.raises(SourceError, match="response larger than 100 bytes"):
+        make_client(max_bytes=100).get(httpserver.url_for("/big"))
+
+
+def test_malformed_json_is_a_clear_error(httpserver, make_client) -> None:
+    httpserver.expect_request("/j").respond_with_data('{"a": [1, 2', content_type="application/json")
+    resp = make_client().get(httpserver.url_for("/j"))
+    with pytest.raises(
+        SourceError, match=r"malformed JSON from http://.*/j at line 1 column 12: '\{\"a\": \[1, 2'"
+    ):
+        resp.json()
+
+
+def test_expect_type_refuses_html() -> None:
+    resp = Response(
+        200,
+        {"Content-Type": "text/html; charset=utf-8"},
+        b"<html>Log in</html>",  # type: ignore[arg-type]
+        "http://h/x?apikey=s3cret",
+    )
+    with pytest.raises(
+        SourceError,
+        match=r"expected json from http://h/x\?apikey=\*\*\*, got text/html: "
+        r"'<html>Log in</html>'",
+    ):
+        expect_type(resp, "json")
+
+
+def test_expect_type_accepts_sdmx_json_and_missing_type() -> None:
+    from requests.structures import CaseInsensitiveDict
+
+    sdmx = CaseInsensitiveDict({"content-type": "application/vnd.sdmx.data+json; version=2.0.0"})
+    expect_type(Response(200, sdmx, b"{}", "http://h"), "json")
+    expect_type(Response(200, CaseInsensitiveDict(), b"{}", "http://h"), "json")
+
+
+# ---------------------------------------------------------------- secrets, redirects, rate limit
+
+
+def test_keys_never_reach_error_messages(httpserver, make_client) -> None:
+    httpserver.expect_request("/k").respond_with_data("bad key SECRET-Q and SECRET-H", status=401)
+    with pytest.raises(SourceError) as err:
+        make_client().get(
+            httpserver.url_for("/k"),
+            params={"api_key": "SECRET-Q", "q": "oil"},
+            headers={"Ocp-Apim-Subscription-Key": "SECRET-H"},
+        )
+    assert "SECRET" not in str(err.value)
+    assert "api_key=***" in str(err.value) and "q=oil" in str(err.value)
+
+
+def test_keys_never_reach_the_retry_log(httpserver, make_client, caplog) -> None:
+    httpserver.expect_ordered_request("/k").respond_with_data("overloaded, key SECRET-H", status=503)
+    httpserver.expect_ordered_request("/k").respond_with_data("ok")
+    make_client().get(
+        httpserver.url_for("/k"), params={"apikey": "SECRET-Q"}, headers={"X-Api-Key": "SECRET-H"}
+    )
+    ours = " ".join(r.getMessage() for r in caplog.records if r.name == "tracker.http")
+    assert "retrying" in ours and "SECRET" not in ours
+
+
+def test_refused_connection_message_has_no_key(make_client) -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    with pytest.raises(SourceError) as err:
+        make_client(retries=0).get(f"http://user:pw@127.0.0.1:{port}/x", params={"token": "SECRET"})
+    assert "SECRET" not in str(err.value) and "pw" not in str(err.value)
+
+
+def test_redact_url() -> None:
+    assert redact_url("https://u:p@h/x?subscription-key=a&b=2") == "https://***@h/x?subscription-key=***&b=2"
+
+
+def test_key_header_is_dropped_on_a_redirect_to_another_host(httpserver, make_client) -> None:
+    with RawServer(lambda conn, srv: conn.sendall(head(2) + b"ok")) as srv:
+        httpserver.expect_request("/moved").respond_with_data(
+            "", status=302, headers={"Location": srv.url + "/new"}
+        )
+        resp = make_client().get(
+            httpserver.url_for("/moved"), headers={"Ocp-Apim-Subscription-Key": "K", "Accept": "text/csv"}
+        )
+    assert resp.content == b"ok"
+    assert b"Ocp-Apim-Subscription-Key" not in srv.requests[0]
+    assert b"Accept: text/csv" in srv.requests[0]
+
+
+def test_min_interval_spaces_requests_across_threads(httpserver) -> None:
+    starts: list[float] = []
+
+    def record(request: object) -> WResponse:
+        starts.append(time.monotonic())
+        return WResponse("ok")
+
+    httpserver.expect_request("/t").respond_with_handler(record)
+    url = httpserver.url_for("/t")
+    with HttpClient(min_interval={"localhost": 0.25}) as client:
+        threads = [threading.Thread(target=client.get, args=(url,)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    gaps = [b - a for a, b in zip(sorted(starts), sorted(starts)[1:], strict=False)]
+    assert len(starts) == 3 and min(gaps) >= 0.2

@@ -1,0 +1,316 @@
+"""`file`: a local CSV or XLSX table (seeds, analyst spreadsheets).
+
+A file is the plainest table: csv, json and sql reduce to "records with a date column and a value
+column" and reuse `tidy`, `finish` and the text and date helpers below, so that every kind reports
+a bad cell the same way (which row, which value) and keeps the same frame contract.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import difflib
+import functools
+import io
+import math
+import os
+import re
+import warnings
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tracker.pack_schema import FileSource
+from tracker.sources import FetchContext, SourceError
+
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", ".."})
+NUMBER_RX = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+PERIOD_RXS = (  # period text -> pandas Period spelling and frequency
+    (re.compile(r"^(\d{4})$"), "{0}", "Y"),
+    (re.compile(r"^(\d{4})-?M(\d{2})$"), "{0}-{1}", "M"),
+    (re.compile(r"^(\d{4})-(\d{2})$"), "{0}-{1}", "M"),
+    (re.compile(r"^(\d{4})-?Q([1-4])$"), "{0}Q{1}", "Q"),
+)
+DATE_FORMS = "YYYY-MM-DD, YYYY-MM, YYYY-Qn or YYYY"
+Record = tuple[str, Mapping[str, Any]]
+"""A row of a source table: where it came from ("line 7", "row 3", "data[2]") and its cells."""
+
+
+def fetch(spec: FileSource, ctx: FetchContext) -> pd.DataFrame:
+    what = f"file {spec.path}"
+    with labelled(what):
+        path = resolve(spec.path, ctx.base_dirs)
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            columns, records = xlsx_records(path, spec.sheet)
+        elif path.suffix.lower() in (".xls", ".ods"):
+            raise SourceError(f"{path.suffix} workbooks are not read; save it as .xlsx or .csv")
+        else:
+            columns, records = csv_records(decode_text(path.read_bytes()))
+        return tidy(records, columns, date=spec.date, value=spec.value, scale=spec.scale)
+
+
+def resolve(path: str, base_dirs: list[Path]) -> Path:
+    """An absolute path as given; a relative one inside the first base folder holding it.
+
+    `..` may not climb out of the base folders (a pack from elsewhere must not read
+    ~/.ssh/id_rsa by a relative path). Symbolic links are the user's own choice and are followed.
+    """
+    given = Path(path).expanduser()
+    if given.is_absolute():
+        if not given.is_file():
+            raise SourceError(f"no such file: {given}")
+        return given
+    norm = Path(os.path.normpath(given))
+    if norm.parts and norm.parts[0] == "..":
+        raise SourceError("a relative path may not leave the pack or config folder (it starts with "
+                          "'..' once normalised); give an absolute path to read a file elsewhere")
+    bases = base_dirs or [Path.cwd()]
+    for base in bases:
+        if (base / norm).is_file():
+            return base / norm
+    raise SourceError(f"not found in {', '.join(str(b) for b in bases)}")
+
+
+# ---------------------------------------------------------------- reading tables
+
+def decode_text(data: bytes, charset: str | None = None) -> str:
+    """Text from bytes: the declared charset, else UTF-8 (with or without BOM) or UTF-16 with BOM."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        charset = "utf-16"
+    encoding = charset or "utf-8-sig"
+    try:
+        return data.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
+    except LookupError:
+        raise SourceError(f"unknown character set {charset!r}") from None
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise SourceError(f"not {_name(encoding)} text: byte 0x{data[exc.start]:02x} on line {line} "
+                          f"(offset {exc.start}); save the file as UTF-8") from None
+
+
+def csv_records(text: str) -> tuple[list[str], list[Record]]:
+    """Rows of a CSV as records labelled by line; a row with missing fields is refused, since
+    that is what a truncated download looks like."""
+    first = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        if not any(header):
+            raise SourceError("empty table: no header line")
+        records: list[Record] = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                hint = ": the data looks truncated" if len(row) < len(header) else ""
+                raise SourceError(f"line {reader.line_num} has {len(row)} fields, the header has "
+                                  f"{len(header)}{hint}")
+            records.append((f"line {reader.line_num}", dict(zip(header, row, strict=True))))
+    except csv.Error as exc:
+        raise SourceError(f"malformed CSV near line {reader.line_num}: {exc}") from None
+    return header, records
+
+
+def xlsx_records(path: Path, sheet: str | None) -> tuple[list[str], list[Record]]:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    with warnings.catch_warnings():
+        # openpyxl warns about Excel features it does not keep (data validation, styles).
+        warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+        try:
+            book = load_workbook(path, read_only=True, data_only=True)
+        except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
+            raise SourceError(f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
+        try:
+            if sheet is not None and sheet not in book.sheetnames:
+                raise SourceError(f"no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
+            rows = (book[sheet] if sheet else book.worksheets[0]).iter_rows(values_only=True)
+            header = ["" if c is None else str(c).strip() for c in next(rows, ())]
+            records: list[Record] = [
+                (f"row {n}", dict(zip(header, row, strict=False)))
+                for n, row in enumerate(rows, start=2) if any(c not in (None, "") for c in row)]
+        finally:
+            book.close()
+    return header, records
+
+
+# ---------------------------------------------------------------- cells
+
+def to_float(cell: Any) -> float | None:
+    """A number from a cell; None for a missing one; ValueError for anything else."""
+    if cell is None or isinstance(cell, bool):
+        if cell is None:
+            return None
+        raise ValueError
+    if isinstance(cell, int | float | Decimal):
+        number = float(cell)
+        if math.isinf(number):  # JSON's 1e400 or Infinity: never a real observation
+            raise ValueError
+        return None if math.isnan(number) else number
+    text = str(cell).strip()
+    if text.lower() in MISSING:
+        return None
+    if not NUMBER_RX.match(text):
+        raise ValueError
+    return float(text)
+
+
+def period_of(cell: Any) -> pd.Period | None:
+    """The period a cell names: a year, quarter, month (also SDMX `2026-M03`) or day."""
+    if isinstance(cell, dt.datetime | dt.date | pd.Timestamp):
+        stamp = pd.Timestamp(cell)
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        return stamp.to_period("D")
+    if isinstance(cell, int) and not isinstance(cell, bool) and 1000 <= cell <= 9999:
+        return pd.Period(str(cell), "Y")
+    if isinstance(cell, float) and cell.is_integer():
+        return period_of(int(cell))
+    text = str(cell).strip() if isinstance(cell, str) else ""
+    for rx, spelling, freq in PERIOD_RXS:
+        match = rx.match(text)
+        if match:
+            return pd.Period(spelling.format(*match.groups()), freq)
+    try:
+        return period_of(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def to_day(cell: Any) -> dt.date | None:
+    """The day an observation is filed under: its period's last day (annual → YYYY-12-31)."""
+    if isinstance(cell, dt.datetime):
+        return (cell.astimezone(dt.UTC) if cell.tzinfo else cell).date()
+    if isinstance(cell, dt.date):
+        return cell
+    if isinstance(cell, str):
+        return _text_date(cell.strip())
+    period = period_of(cell)
+    return None if period is None else period.end_time.date()
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_date(text: str) -> dt.date | None:
+    """Fast path of `to_day` for text: tables are long, and most dates are plain ISO days."""
+    if len(text) == 10:
+        with contextlib.suppress(ValueError):
+            return dt.date.fromisoformat(text)
+    return _period_end(text)
+
+
+def _period_end(text: str) -> dt.date | None:
+    period = period_of(text)
+    return None if period is None else period.end_time.date()
+
+
+# ---------------------------------------------------------------- the frame
+
+def tidy(records: Iterable[Record], columns: Iterable[str], *, date: str, value: str,
+         scale: float = 1.0) -> pd.DataFrame:
+    """Records → the contract frame; a bad cell is reported with its row and text.
+
+    An ordinal table (levels, not numbers) is read when the value column is `level`, or when
+    no `value` column exists but a `level` one does.
+    """
+    columns = list(columns)
+    if value == "value" and "value" not in columns and "level" in columns:
+        value = "level"
+    for name in (date, value):
+        if name not in columns:
+            raise SourceError(f"no column {name!r}{_suggest(name, columns)} "
+                              f"(columns: {', '.join(map(str, columns))})")
+    rows = [row for label, rec in records if (row := _row(label, rec, date, value)) is not None]
+    level = value == "level"
+    frame = pd.DataFrame(rows, columns=["date", "level" if level else "value", "published",
+                                        "source_url", "note"])
+    if frame.empty:
+        return empty(level=level)
+    frame = frame.dropna(axis="columns", how="all")
+    for name in ("source_url", "note", "level"):
+        if name in frame:
+            frame[name] = frame[name].astype("str")
+    if "published" in frame:
+        frame["published"] = pd.to_datetime(frame["published"]).astype("datetime64[us]")
+    return finish(frame, scale)
+
+
+def _row(label: str, rec: Mapping[str, Any], date: str, value: str) -> tuple[Any, ...] | None:
+    cell = rec.get(value)
+    if value == "level":
+        got: Any = None if cell is None or str(cell).strip().lower() in MISSING else str(cell).strip()
+    else:
+        try:
+            got = to_float(cell)
+        except ValueError:
+            raise SourceError(f"{label}: value {cell!r} in column {value!r} is not a number") from None
+    if got is None:
+        return None
+    when = _date_cell(label, rec.get(date), date)
+    if when is None:
+        raise SourceError(f"{label}: no date in column {date!r} for value {cell!r}")
+    published = _date_cell(label, rec.get("published"), "published")
+    url = rec.get("source_url") or rec.get("url")
+    note = rec.get("note")
+    return when, got, published, url or None, note or None
+
+
+def _date_cell(label: str, cell: Any, column: str) -> dt.date | None:
+    if cell is None or (isinstance(cell, str) and cell.strip().lower() in MISSING):
+        return None
+    when = to_day(cell)
+    if when is None:
+        raise SourceError(f"{label}: {cell!r} in column {column!r} is not a date ({DATE_FORMS})")
+    return when
+
+
+def finish(frame: pd.DataFrame, scale: float = 1.0) -> pd.DataFrame:
+    """Sort by date, refuse two rows for one date, apply the scale, float values."""
+    frame = frame.assign(date=pd.to_datetime(frame["date"]).astype("datetime64[us]").dt.normalize())
+    frame = frame.sort_values("date", kind="stable").reset_index(drop=True)
+    twice = frame["date"].duplicated(keep=False)
+    if twice.any():
+        day = frame.loc[twice, "date"].iloc[0]
+        raise SourceError(f"{int((frame['date'] == day).sum())} rows dated {day:%Y-%m-%d}; "
+                          "expected one row per date")
+    if "value" in frame:
+        frame["value"] = frame["value"].astype("float64") * scale
+    return frame
+
+
+def empty(level: bool = False) -> pd.DataFrame:
+    column = ("level", pd.Series([], dtype="str")) if level else ("value", pd.Series([], dtype="float64"))
+    return pd.DataFrame({"date": pd.Series([], dtype="datetime64[us]"), column[0]: column[1]})
+
+
+@contextlib.contextmanager
+def labelled(what: str) -> Iterator[None]:
+    """Prefix every SourceError raised inside with the source it concerns.
+
+    Lookup errors while walking an answer (a key or an index missing, a list where an object was
+    expected) mean the server changed its format: they too become that source's failure, with the
+    traceback kept as the cause for the log.
+    """
+    try:
+        yield
+    except SourceError as exc:
+        if str(exc).startswith(f"{what}:"):
+            raise
+        raise SourceError(f"{what}: {exc}") from exc
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise SourceError(f"{what}: unexpected data ({type(exc).__name__}: {exc})") from exc
+
+
+def _suggest(name: str, columns: list[str]) -> str:
+    close = difflib.get_close_matches(name, [str(c) for c in columns], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _name(encoding: str) -> str:
+    return "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8-sig", "utf-8", "utf8") else encoding

@@ -1,0 +1,113 @@
+"""`gdelt`: news intensity or tone from the GDELT DOC 2.0 API (SOURCES.md B.1).
+
+The API answers at most about three months per request, so the span from `start` to now is asked
+for in windows of three months or less and stitched together. Buckets are at 15-minute, hourly
+or daily resolution depending on the window, so every series is first reduced to one number per
+day (each day then weighs the same whatever the resolution) and only then resampled.
+
+Buckets without articles are left out by GDELT. For `timelinevol` (share of all articles) an
+absent bucket between two present ones means 0 %, so those gaps are filled with zeros before
+averaging; for `timelinetone` an absent bucket has no tone and is skipped; `timelinevolraw`
+(article counts) is summed, where absent and zero agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pandas as pd
+
+from tracker.http import Response
+from tracker.pack_schema import GdeltSource
+from tracker.sources import FetchContext, SourceError
+from tracker.sources.file_source import empty, finish, labelled
+
+log = logging.getLogger(__name__)
+
+SERIES = {"timelinevol": "Volume Intensity", "timelinevolraw": "Article Count",
+          "timelinetone": "Average Tone"}
+RESAMPLE = {"daily": "D", "weekly": "W-FRI", "monthly": "ME"}
+COMPACT = "%Y%m%dT%H%M%SZ"
+STAMP = "%Y%m%d%H%M%S"
+
+
+def fetch(spec: GdeltSource, ctx: FetchContext) -> pd.DataFrame:
+    with labelled(f"gdelt {spec.mode} {spec.query!r}"):
+        parts = [_window(spec, ctx, start, end) for start, end in windows(spec.start, utcnow())]
+        days = pd.concat([p for p in parts if not p.empty]) if any(not p.empty for p in parts) else None
+        if days is None:
+            log.info("gdelt %r: no articles matched in any window", spec.query)
+            return empty()
+        how = "sum" if spec.mode == "timelinevolraw" else "mean"
+        days = days.groupby(level=0).agg(how)
+        out = days.resample(RESAMPLE[spec.resample]).agg(how).dropna()
+        frame = pd.DataFrame({"date": out.index.normalize(), "value": out.to_numpy(dtype=float)})
+        return finish(frame, spec.scale)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def windows(start: str, now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Consecutive [first second, last second] spans of at most three months, up to now."""
+    begin = pd.Timestamp(start).to_pydatetime()
+    if begin > now:
+        raise SourceError(f"start {start} is in the future")
+    out = []
+    while begin <= now:
+        following = (pd.Timestamp(begin) + pd.DateOffset(months=3)).to_pydatetime()
+        out.append((begin, min(following - dt.timedelta(seconds=1), now)))
+        begin = following
+    return out
+
+
+def _window(spec: GdeltSource, ctx: FetchContext, start: dt.datetime, end: dt.datetime) -> pd.Series:
+    params = {"query": spec.query, "mode": spec.mode, "format": "json",
+              "startdatetime": start.strftime(STAMP), "enddatetime": end.strftime(STAMP)}
+    if spec.smooth:
+        params["timelinesmooth"] = str(spec.smooth)
+    resp = ctx.http.get(spec.url, params=params)
+    span = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
+    points = _points(resp, spec.mode, span)
+    if points.empty:
+        return points
+    if spec.mode == "timelinevol":
+        points = _zero_fill(points)
+    return points.groupby(points.index.normalize()).agg("sum" if spec.mode == "timelinevolraw" else "mean")
+
+
+def _points(resp: Response, mode: str, span: str) -> pd.Series:
+    """The buckets of one answer; GDELT's plain-text refusals become clear errors.
+
+    The body decides, not the Content-Type: GDELT's refusals come as 200 text/html, and a JSON
+    body is read whatever type it is labelled with.
+    """
+    if not resp.content.lstrip().startswith((b"{", b"[")):
+        said = " ".join(resp.text.split())[:200]
+        hint = "; the window is too short for GDELT" if "too short" in said.lower() else ""
+        raise SourceError(f"GDELT answered {resp.content_type} instead of JSON for {span}: {said!r}{hint}")
+    doc = resp.json()
+    if not isinstance(doc, dict):
+        raise SourceError(f"expected a JSON object for {span}, got {type(doc).__name__}")
+    timeline = doc.get("timeline") or []
+    if not timeline:  # `{}`: nothing matched, or an unknown theme
+        return pd.Series([], dtype="float64", index=pd.DatetimeIndex([], dtype="datetime64[us]"))
+    series = next((s for s in timeline if s.get("series") == SERIES[mode]), timeline[0])
+    try:
+        stamps = [dt.datetime.strptime(p["date"], COMPACT) for p in series.get("data", [])]
+        values = [float(p["value"]) for p in series.get("data", [])]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SourceError(f"unexpected bucket in the answer for {span}: {exc}") from None
+    return pd.Series(values, index=pd.DatetimeIndex(stamps, dtype="datetime64[us]")).sort_index()
+
+
+def _zero_fill(points: pd.Series) -> pd.Series:
+    """Put back the empty buckets GDELT left out between the first and the last one."""
+    steps = points.index.to_series().diff().dropna()
+    steps = steps[steps > pd.Timedelta(0)]
+    if steps.empty:
+        return points
+    grid = pd.date_range(points.index[0], points.index[-1], freq=steps.min())
+    return points[~points.index.duplicated()].reindex(grid.union(points.index), fill_value=0.0)

@@ -1,0 +1,81 @@
+"""`json`: records picked out of a JSON answer by a small path such as `data.items` or
+`data[0].rows`.
+
+The path language is deliberately tiny (keys, `[n]` indexes, nothing evaluated), so a pack can
+never run code; a missing step is reported with the keys that were there instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from tracker.http import cache_key, expect_type, redact_url, remember
+from tracker.pack_schema import JsonSource
+from tracker.sources import FetchContext, SourceError
+from tracker.sources.file_source import Record, labelled, tidy
+
+STEP_RX = re.compile(r"(?:^|\.)([^.\[\]]+)|\[(-?\d+)\]")
+
+
+def fetch(spec: JsonSource, ctx: FetchContext) -> pd.DataFrame:
+    key = cache_key(spec.url, spec.params)
+    with labelled(f"json {redact_url(spec.url)}"):
+        resp = ctx.http.get(spec.url, params=spec.params or None, validators=ctx.validators.get(key))
+        expect_type(resp, "json")
+        rows = pick(resp.json(), spec.records)
+        columns, records = table(rows, spec.records)
+        frame = tidy(records, columns, date=spec.date, value=spec.value, scale=spec.scale)
+    remember(ctx.validators, key, resp)
+    return frame
+
+
+def steps(path: str) -> list[str | int]:
+    """`data[0].rows` → ["data", 0, "rows"]; anything else in the path is refused."""
+    out: list[str | int] = []
+    pos = 0
+    for match in STEP_RX.finditer(path):
+        if match.start() != pos:
+            break
+        name, index = match.groups()
+        out.append(int(index) if index is not None else name)
+        pos = match.end()
+    if pos != len(path):
+        raise SourceError(f"path {path!r}: cannot read it from {path[pos:]!r} on "
+                          "(write keys and [n] indexes, e.g. data.items or data[0].rows)")
+    return out
+
+
+def pick(doc: Any, path: str) -> Any:
+    """The part of `doc` that `path` names, with the keys that exist when a step is missing."""
+    walked = ""
+    for step in steps(path) if path else []:
+        here = walked or "the top level"
+        if isinstance(step, int):
+            if not isinstance(doc, list) or not -len(doc) <= step < len(doc):
+                raise SourceError(f"path {path!r}: no item [{step}] in {here} ({_kind(doc)})")
+            walked += f"[{step}]"
+        else:
+            if not isinstance(doc, dict) or step not in doc:
+                keys = f"keys: {', '.join(map(str, doc))}" if isinstance(doc, dict) else _kind(doc)
+                raise SourceError(f"path {path!r}: no key {step!r} in {here} ({keys})")
+            walked += f".{step}" if walked else step
+        doc = doc[step]
+    return doc
+
+
+def table(rows: Any, path: str) -> tuple[list[str], list[Record]]:
+    """A list of JSON objects as records labelled by their place in the answer."""
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise SourceError(f"records path {path!r} should lead to a list of objects, found "
+                          f"{_kind(rows)}")
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    return columns, [(f"{path or 'records'}[{i}]", row) for i, row in enumerate(rows)]
+
+
+def _kind(doc: Any) -> str:
+    if isinstance(doc, list):
+        return f"a list of {len(doc)}" + ("" if not doc else f" {type(doc[0]).__name__} items")
+    return {dict: "an object", str: "text", type(None): "null"}.get(type(doc), f"a {type(doc).__name__}")
