@@ -95,22 +95,46 @@ def compute(ind: Indicator, rows: pd.DataFrame, grid: np.ndarray,
         if not sel.any():
             continue
         part = {k: v[a:b] for k, v in cols.items()}
-        if ind.kind == "ordinal":
-            vis, vals, refs, pos, runs = _ordinal_points(ind, part, rows["level"].iloc[a:b])
+        # A row is visible from its publication date, and never before the date it describes.
+        seen = np.maximum(part["published"], part["date"])
+        if (seen[1:] >= seen[:-1]).all():
+            subsets = [(np.flatnonzero(sel), None)]          # what is visible is always a prefix
         else:
-            vis, vals, refs, pos, runs = _numeric_points(ind, part, lookup)
-        if len(vis) == 0:
-            continue
-        k = np.searchsorted(vis, grid[sel], side="right") - 1
-        ok = k >= 0
-        idx = np.flatnonzero(sel)[ok]
-        value[idx], ref[idx], row[idx] = vals[k[ok]], refs[k[ok]], pos[k[ok]] + a
-        since[idx] = runs[k[ok]]
+            subsets = _visible_sets(seen, grid, sel)         # out-of-order publication
+        for at, keep in subsets:
+            sub = part if keep is None else {k: v[keep] for k, v in part.items()}
+            if ind.kind == "ordinal":
+                level = rows["level"].iloc[a:b]
+                level = level if keep is None else level.iloc[keep]
+                vis, vals, refs, pos, runs = _ordinal_points(ind, sub, level)
+            else:
+                vis, vals, refs, pos, runs = _numeric_points(ind, sub, lookup)
+            if len(vis) == 0:
+                continue
+            k = np.searchsorted(vis, grid[at], side="right") - 1
+            ok = k >= 0
+            idx = at[ok]
+            value[idx], ref[idx], since[idx] = vals[k[ok]], refs[k[ok]], runs[k[ok]]
+            row[idx] = (pos[k[ok]] if keep is None else keep[pos[k[ok]]]) + a
     if ind.kind == "ordinal":
         state = np.where(np.isnan(value), -1, np.nan_to_num(value, nan=-1)).astype(np.int64)
     else:
         state = with_hysteresis(ind, value, first_match(ind, value))
     return Feature(value, ref, state, row, since, rows)
+
+
+def _visible_sets(seen: np.ndarray, grid: np.ndarray, sel: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """When rows are published out of date order, the rows visible at t are not a prefix, and
+    a trailing transform of the whole vintage would show at t a point that depends on a row
+    not yet published (or hide one that was). Group the selected grid dates by the set of
+    rows visible on them: (grid indices, row indices), each scored on its own rows only."""
+    at_all = np.flatnonzero(sel)
+    count = np.searchsorted(np.sort(seen), grid[at_all], side="right")
+    out = []
+    for c in np.unique(count[count > 0]):
+        at = at_all[count == c]
+        out.append((at, np.flatnonzero(seen <= grid[at[0]])))
+    return out
 
 
 def arrays(rows: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -125,7 +149,7 @@ Points = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 def _numeric_points(ind: Indicator, part: dict[str, np.ndarray], lookup: transforms.Lookup | None) -> Points:
     dates, values = part["date"], part["value"]
-    vis_raw = np.maximum.accumulate(part["published"])
+    vis_raw = np.maximum.accumulate(np.maximum(part["published"], dates))
     keep = ~np.isnan(values)
     series = pd.Series(values[keep], index=pd.DatetimeIndex(dates[keep].astype("datetime64[s]")))
     feat = transforms.apply(series, ind.transforms, lookup) if ind.transforms else series
@@ -134,12 +158,15 @@ def _numeric_points(ind: Indicator, part: dict[str, np.ndarray], lookup: transfo
         return empty, np.array([]), empty, np.array([], dtype=np.int64), empty
     labels = feat.index.to_numpy().astype("datetime64[D]")
     pos = np.clip(np.searchsorted(dates, labels, side="right") - 1, 0, len(dates) - 1)
-    return vis_raw[pos], feat.to_numpy(dtype=float), dates[pos], pos, dates[pos]
+    # A point that describes a period (resample) is visible once the period has ended and
+    # every row up to it is published; a partial period would otherwise be scored as of
+    # mid-period but replaced by the full period in a later replay of the same date.
+    return np.maximum(vis_raw[pos], labels), feat.to_numpy(dtype=float), dates[pos], pos, dates[pos]
 
 
 def _ordinal_points(ind: Indicator, part: dict[str, np.ndarray], level: pd.Series) -> Points:
     dates = part["date"]
-    vis = np.maximum.accumulate(part["published"])
+    vis = np.maximum.accumulate(np.maximum(part["published"], dates))
     order = {name: i for i, name in enumerate(ind.levels)}
     levels = level.map(order).to_numpy(dtype=float)
     changed = np.r_[True, levels[1:] != levels[:-1]]
