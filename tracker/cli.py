@@ -237,6 +237,23 @@ def backtest_cmd(start: str, end: str | None, config_path: str | None, as_csv: b
     return 0
 
 
+@main.command()
+@click.argument("ids", nargs=-1)
+@config_option
+@as_of_option
+@boundary
+def export(ids: tuple[str, ...], config_path: str | None, as_of: str | None) -> int:
+    """The observations known on a date (default today) as CSV, safe to open in a spreadsheet."""
+    from tracker import export as export_mod
+    from tracker import service
+
+    ctx = service.load(config_path)
+    with ctx.store() as store:
+        frame = store.as_of(service.parse_day(as_of), list(ids) or None)
+    click.echo(export_mod.to_csv(frame), nl=False)
+    return 0
+
+
 def _register() -> None:
     """Commands that live in their own modules (each imports its heavy parts lazily)."""
     import importlib

@@ -76,8 +76,8 @@ def ingest(ctx: Context, store: Store, ids: list[str] | None = None, progress: b
     http = make_http(ctx)
     try:
         with ThreadPoolExecutor(max_workers=ctx.config.http.workers) as pool:
-            futures = {pool.submit(_fetch, ctx, i, http, keys, store.validators(i.id), limits): i
-                       for i in live}
+            futures = {pool.submit(_fetch, ctx, i, http, keys, store.validators(i.id), limits,
+                                   last_date(store, i.id)): i for i in live}
             for n, fut in enumerate(as_completed(futures), start=1):
                 ind = futures[fut]
                 result = _store(store, ind, fut.result(), now)
@@ -93,21 +93,27 @@ def ingest(ctx: Context, store: Store, ids: list[str] | None = None, progress: b
     return report
 
 
+def last_date(store: Store, iid: str) -> dt.date | None:
+    dates = store.latest(iid)["date"]
+    return dates.max().date() if len(dates) else None
+
+
 def _host(ind: Indicator) -> str:
     url = getattr(ind.source, "url", "") or ""
     return (urlsplit(url).hostname or ind.source.kind).lower()
 
 
 def _fetch(ctx: Context, ind: Indicator, http: Any, keys: dict[str, str],
-           validators: dict[str, dict[str, str]], limits: dict[str, threading.Semaphore]) -> dict[str, Any]:
+           validators: dict[str, dict[str, str]], limits: dict[str, threading.Semaphore],
+           since: dt.date | None) -> dict[str, Any]:
     """Runs on a worker thread: fetch only, never touch the store."""
     host = _host(ind)
     sem = limits.setdefault(host, threading.Semaphore(ctx.config.http.per_host))
     started = time.monotonic()
-    fctx = FetchContext(http=http.with_deadline(ctx.config.http.deadline),
-                        base_dirs=[ctx.config.base_dir, ctx.pack.root.parent], keys=keys,
-                        env=os.environ, validators=dict(validators), indicator=ind.id)
-    with sem:
+    with sem:  # the deadline starts once the per-host slot is ours
+        fctx = FetchContext(http=http.with_deadline(ctx.config.http.deadline),
+                            base_dirs=[ctx.config.base_dir, ctx.pack.root.parent], keys=keys,
+                            env=os.environ, validators=dict(validators), indicator=ind.id, since=since)
         try:
             frame = fetcher(ind.source.kind).fetch(ind.source, fctx)
             outcome: dict[str, Any] = {"frame": frame}

@@ -12,6 +12,7 @@ The contract every kind keeps:
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ class FetchContext:
     validators: dict[str, dict[str, str]] = field(default_factory=dict)
     """URL -> {"etag": …, "last_modified": …} from the last successful fetch (read and updated)."""
     indicator: str = ""
+    since: dt.date | None = None
+    """The last date already stored: a source may fetch only recent periods (ingest overlays them)."""
 
 
 def fetcher(kind: str) -> Any:

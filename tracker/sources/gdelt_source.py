@@ -34,7 +34,7 @@ STAMP = "%Y%m%d%H%M%S"
 
 def fetch(spec: GdeltSource, ctx: FetchContext) -> pd.DataFrame:
     with labelled(f"gdelt {spec.mode} {spec.query!r}"):
-        parts = [_window(spec, ctx, start, end) for start, end in windows(spec.start, utcnow())]
+        parts = [_window(spec, ctx, start, end) for start, end in windows(first_day(spec, ctx), utcnow())]
         days = pd.concat([p for p in parts if not p.empty]) if any(not p.empty for p in parts) else None
         if days is None:
             log.info("gdelt %r: no articles matched in any window", spec.query)
@@ -44,6 +44,15 @@ def fetch(spec: GdeltSource, ctx: FetchContext) -> pd.DataFrame:
         out = days.resample(RESAMPLE[spec.resample]).agg(how).dropna()
         frame = pd.DataFrame({"date": out.index.normalize(), "value": out.to_numpy(dtype=float)})
         return finish(frame, spec.scale)
+
+
+def first_day(spec: GdeltSource, ctx: FetchContext) -> str:
+    """Re-fetch only the last few months once a history is stored (each window costs 5 s of
+    rate limit); start on a month's first day so every re-fetched period is complete."""
+    if ctx.since is None:
+        return spec.start
+    back = (pd.Timestamp(ctx.since) - pd.Timedelta(days=100)).to_period("M").start_time
+    return max(pd.Timestamp(spec.start), back).date().isoformat()
 
 
 def utcnow() -> dt.datetime:
