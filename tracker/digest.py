@@ -181,20 +181,18 @@ def analyst_observations(store: Store, pack: Any, first: dt.date, last: dt.date)
            and first.isoformat() <= e["fetched_at"][:10] <= last.isoformat()]
     if not log:
         return []
-    wanted = {(e["indicator"], e["fetched_at"][:10]) for e in log}
-    when = {(e["indicator"], e["fetched_at"][:10]): e["fetched_at"] for e in log}
+    when = {e["id"]: e["fetched_at"] for e in log}
     hist = store.vintages_until(last)
     out = []
     for iid in sorted({e["indicator"] for e in log}):
         rows = hist[hist["indicator"] == iid]
         previous: set[tuple] = set()
-        for _, snap in rows.groupby("vintage", sort=False):
+        for vid, snap in rows.groupby("vintage", sort=False):
             keys = {_row_key(r) for r in snap.itertuples(index=False)}
-            fetched = snap["fetched"].iloc[0].date().isoformat()
-            if (iid, fetched) in wanted:
+            if vid in when:
                 for r in snap.itertuples(index=False):
                     if _row_key(r) not in previous:
-                        out.append(_observed(iid, pack, r, when[(iid, fetched)]))
+                        out.append(_observed(iid, pack, r, when[vid]))
             previous = keys
     return sorted(out, key=lambda o: (o["recorded"], o["indicator"], o["date"]))
 
@@ -295,11 +293,8 @@ def send(ctx: service.Context, store: Store, d: Digest, force: bool = False) -> 
     mail.preflight(cfg.smtp)
     msg = message(ctx, d)
     mid = str(msg["Message-ID"])
-    if not store.send_started(d.week, mid, force=force):
-        state = store.send_state(d.week) or {}
-        # A failed send delivered nothing: claim it again without --force.
-        if state.get("status") != "failed" or not store.send_started(d.week, mid, force=True):
-            raise TrackerError(refusal(d.week, state))
+    if not store.send_started(d.week, mid, force=force):  # a failed week is claimed again
+        raise TrackerError(refusal(d.week, store.send_state(d.week) or {}))
     try:
         refused = mail.send(cfg.smtp, msg)
     except mail.DeliveryUnknown as exc:
