@@ -12,43 +12,87 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from tracker.durations import parse_days
+from tracker.validation import describe
 
 ID_RX = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 FREQUENCIES = {"daily": "D", "weekly": "W-FRI", "monthly": "ME", "quarterly": "QE",
                "annual": "YE", "irregular": None}
 
 
-def _duration(text: str) -> str:
-    parse_days(text)
-    return text
-
-
-def _iso_date(text: str) -> str:
+def _duration(value: Any, allow_zero: bool = False) -> str:
+    """Durations are text with a unit: a bare 12 could mean days, weeks or months."""
+    expected = "expected a duration such as 365d, 13w, 18M or 2y"
+    if not isinstance(value, str):
+        raise ValueError(f"{expected}, got {describe(value)}")
     try:
-        dt.date.fromisoformat(text)
+        days = parse_days(value, allow_zero=True)
     except ValueError:
-        raise ValueError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
-    return text
+        raise ValueError(f"{expected}, got {describe(value)}") from None
+    if days == 0 and not allow_zero:
+        raise ValueError(f"expected a duration above zero, got {describe(value)}")
+    return value
 
 
-def _pandas_freq(text: str) -> str:
+def _lag(value: Any) -> str:
+    return _duration(value, allow_zero=True)
+
+
+def _iso_date(value: Any) -> str:
+    """YYYY-MM-DD only: the loader keeps dates as text (PITFALLS §2.4) and this is the check."""
+    if isinstance(value, str) and _DATE_RX.match(value):
+        try:
+            dt.date.fromisoformat(value)
+            return value
+        except ValueError:
+            pass
+    raise ValueError(f"expected a date as YYYY-MM-DD, got {describe(value)}")
+
+
+_DATE_RX = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PANDAS_RENAMED = {"M": "ME", "Q": "QE", "Y": "YE", "A": "YE", "BM": "BME", "BQ": "BQE", "BY": "BYE",
+                   "BA": "BYE", "SM": "SME", "H": "h", "BH": "bh", "T": "min", "S": "s", "L": "ms",
+                   "U": "us", "N": "ns"}
+
+
+def freq_problem(text: str) -> str | None:
+    """Why text is not a pandas 3 frequency ("got 'M', which pandas 3 spells 'ME'"), or None."""
     from pandas.tseries.frequencies import to_offset
 
     try:
-        to_offset(text)
-    except ValueError:
-        hint = {"M": "ME", "Q": "QE", "Y": "YE", "A": "YE", "H": "h", "T": "min"}.get(text)
-        extra = f"; pandas 3 spells it {hint!r}" if hint else ""
-        raise ValueError(f"{text!r} is not a pandas frequency{extra}") from None
+        offset = to_offset(text)
+    except (ValueError, TypeError, OverflowError):
+        match = re.match(r"^(\d*)([A-Za-z]+)(-\w+)?$", text)
+        new = _PANDAS_RENAMED.get(match.group(2)) if match else None
+        if match and new:
+            return f"got {text!r}, which pandas 3 spells {match.group(1) + new + (match.group(3) or '')!r}"
+        return f"got {text!r}"
+    if offset is None or offset.n <= 0:
+        return f"got {text!r}, which is not a positive step"
+    return None
+
+
+def _pandas_freq(text: str) -> str:
+    """Raise ValueError unless text is a positive pandas 3 frequency such as ME or W-FRI."""
+    problem = freq_problem(text)
+    if problem:
+        raise ValueError(f"expected a pandas frequency such as ME, QE or W-FRI; {problem}")
     return text
 
 
-Duration = Annotated[str, AfterValidator(_duration)]
-Lag = Annotated[str, AfterValidator(lambda text: parse_days(text, allow_zero=True) and text or text)]
-IsoDate = Annotated[str, AfterValidator(_iso_date)]
+def _likelihood(value: float) -> float:
+    if value <= 0:
+        raise ValueError(f"expected a number above 0, got {describe(value)}: a zero rules the scenario "
+                         "out for good, whatever is seen later (Cromwell's rule); use a small number "
+                         "such as 0.01")
+    return value
+
+
+Duration = Annotated[str, BeforeValidator(_duration)]
+Lag = Annotated[str, BeforeValidator(_lag)]
+IsoDate = Annotated[str, BeforeValidator(_iso_date)]
 Freq = Annotated[str, AfterValidator(_pandas_freq)]
 Ident = Annotated[str, Field(pattern=ID_RX)]
 Positive = Annotated[float, Field(gt=0)]
@@ -56,7 +100,10 @@ Unit01 = Annotated[float, Field(gt=0, le=1)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    """Unknown keys refused, no type coercion (YAML's `NO` stays a boolean and is refused where
+    text is due), and no inf or nan, which would turn sums and log-ratios into nonsense."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- scenarios.yaml
@@ -236,7 +283,7 @@ class IndicatorTest(Strict):
     expect: Expect
 
 
-LikelihoodRow = dict[str, Positive]
+LikelihoodRow = dict[str, Annotated[float, AfterValidator(_likelihood)]]
 
 TRANSFORMS = ("resample", "rolling", "change", "pct_change", "yoy", "zscore", "share_of")
 
