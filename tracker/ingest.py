@@ -164,12 +164,15 @@ def merge(previous: pd.DataFrame, fetched: pd.DataFrame, today: dt.date, ind: In
         raise ValueError(f"duplicate date {new.loc[new['date'].duplicated(), 'date'].iloc[0].date()}")
     old = previous.set_index("date")
     same = new["date"].isin(old.index)
-    unchanged = same.copy()
-    unchanged[same] = [(_eq(old.at[d, col], v)) for d, v in zip(new.loc[same, "date"], new.loc[same, col],
-                                                                strict=True)]
+    # Whole-column lists: pandas 3.1 refuses `mask_series[mask] = []` when nothing is masked
+    # (TypeError: Invalid value '[]' for dtype 'bool'), which every first ingest would hit.
+    unchanged = pd.Series([bool(s) and _eq(old.at[d, col], v)
+                           for s, d, v in zip(same, new["date"], new[col], strict=True)],
+                          index=new.index, dtype=bool)
     published = pd.to_datetime(new["published"])
     published = published.where(published.notna(), pd.Timestamp(today))
-    published[unchanged] = [old.at[d, "published"] for d in new.loc[unchanged, "date"]]
+    if unchanged.any():
+        published[unchanged] = [old.at[d, "published"] for d in new.loc[unchanged, "date"]]
     new["published"] = published.where(published >= new["date"], new["date"])
     keep = previous[~previous["date"].isin(new["date"])]
     out = pd.concat([keep, new], ignore_index=True) if len(keep) else new
