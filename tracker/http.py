@@ -15,6 +15,7 @@ The retry loop is our own rather than urllib3's `Retry`, because:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import email.utils
 import http.cookiejar
@@ -24,7 +25,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -195,7 +196,7 @@ class HttpClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._host_locks: dict[str, threading.Lock] = {}
-        self._last_start: dict[str, float] = {}
+        self._last_done: dict[str, float] = {}
         self._locks_lock = threading.Lock()
         self._scope_end: float | None = None
         self._scope_seconds = float("inf")
@@ -256,9 +257,9 @@ class HttpClient:
                   headers: dict[str, str], end: float, shown: str, secrets: list[str]) -> Response:
         host = (urlsplit(url).hostname or "").lower()
         for attempt in range(self.retries + 1):
-            self._throttle(host, end, shown)
             try:
-                return self._once(method, url, params, json, headers, end, shown)
+                with self._throttle(host, end, shown):
+                    return self._once(method, url, params, json, headers, end, shown)
             except _Retryable as exc:
                 if attempt == self.retries:
                     tries = f" (after {attempt + 1} attempts)" if attempt else ""
@@ -276,21 +277,28 @@ class HttpClient:
             return min(max(retry_after, 0.0), self.retry_after_max)
         return min(self.backoff * 2 ** attempt * (0.5 + self.rng.random()), self.retry_after_max)
 
-    def _throttle(self, host: str, end: float, shown: str) -> None:
-        """Space requests to a host by its minimum interval, across all threads."""
+    @contextlib.contextmanager
+    def _throttle(self, host: str, end: float, shown: str) -> Iterator[None]:
+        """Requests to a rate-limited host go one at a time, each starting at least the
+        interval after the previous one *finished*: a slow connect or body cannot make two
+        requests arrive closer than the server allows (GDELT answers 429 otherwise)."""
         interval = self.min_interval.get(host)
         if not interval:
+            yield
             return
         with self._locks_lock:
             lock = self._host_locks.setdefault(host, threading.Lock())
         with lock:
-            wait = self._last_start.get(host, -float("inf")) + interval - self.clock()
+            wait = self._last_done.get(host, -float("inf")) + interval - self.clock()
             if wait > 0:
                 if self.clock() + wait >= end:
                     raise SourceError(f"{shown}: rate limit of one request per "
                                       f"{interval:g} s leaves no time within the deadline")
                 self.sleep(wait)
-            self._last_start[host] = self.clock()
+            try:
+                yield
+            finally:
+                self._last_done[host] = self.clock()
 
     def _once(self, method: str, url: str, params: Mapping[str, Any] | None, json: Any,
               headers: dict[str, str], end: float, shown: str) -> Response:
