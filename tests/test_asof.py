@@ -170,8 +170,6 @@ def test_partial_period_is_not_scored_before_it_ends(tmp_path: Path, monkeypatch
                                          zip(mid.model.scenarios, mid.post[-1], strict=True)}
 
 
-@pytest.mark.xfail(strict=True, reason="known look-ahead: share_of reads the other indicator's latest "
-                   "vintage and rows published up to the scored date, not up to each grid date")
 def test_share_of_sees_only_what_was_published_on_each_grid_date(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

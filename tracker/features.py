@@ -161,7 +161,23 @@ def _numeric_points(ind: Indicator, part: dict[str, np.ndarray], lookup: transfo
     # A point that describes a period (resample) is visible once the period has ended and
     # every row up to it is published; a partial period would otherwise be scored as of
     # mid-period but replaced by the full period in a later replay of the same date.
-    return np.maximum(vis_raw[pos], labels), feat.to_numpy(dtype=float), dates[pos], pos, dates[pos]
+    vis = np.maximum(vis_raw[pos], labels)
+    for other in transforms.depends_on(ind.transforms):
+        vis = np.maximum(vis, _visible_in(lookup, other, labels))
+    return vis, feat.to_numpy(dtype=float), dates[pos], pos, dates[pos]
+
+
+def _visible_in(lookup: transforms.Lookup | None, other: str, labels: np.ndarray) -> np.ndarray:
+    """When the other indicator's rows up to each label were all published (share_of):
+    without this, a past grid date would see the other series as revised later."""
+    visibility = getattr(lookup, "visibility", None)
+    if visibility is None:
+        return labels
+    dates, vis = visibility(other)
+    if len(dates) == 0:
+        return labels
+    pos = np.searchsorted(dates, labels, side="right") - 1
+    return np.where(pos >= 0, vis[np.clip(pos, 0, None)], labels)
 
 
 def _ordinal_points(ind: Indicator, part: dict[str, np.ndarray], level: pd.Series) -> Points:

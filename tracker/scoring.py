@@ -134,13 +134,7 @@ def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
     grid = features.grid_dates(as_of, span)
     by_ind = split_by_indicator(history)
 
-    def lookup(other: str) -> pd.Series:
-        rows = by_ind.get(other)
-        if rows is None or rows.empty:
-            return pd.Series(dtype=float)
-        last = rows[rows["vintage"] == rows["vintage"].iloc[-1]].sort_values("date")
-        return pd.Series(last["value"].to_numpy(float), index=pd.DatetimeIndex(last["date"]))
-
+    lookup = Others(by_ind)
     empty = history.iloc[0:0]
     cols = features.arrays(history) if len(history) else {}
     feats, ev, fresh = {}, [], []
@@ -166,6 +160,29 @@ def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
 
     result.trend = trend_calls(result, cfg)
     return result
+
+
+class Others:
+    """Other indicators' series for `share_of`, with when each row became visible."""
+
+    def __init__(self, by_ind: dict[str, pd.DataFrame]) -> None:
+        self.by_ind = by_ind
+
+    def _latest(self, other: str) -> pd.DataFrame:
+        rows = self.by_ind.get(other)
+        if rows is None or rows.empty:
+            return pd.DataFrame({"date": [], "value": [], "published": []})
+        return rows[rows["vintage"] == rows["vintage"].iloc[-1]].sort_values("date")
+
+    def __call__(self, other: str) -> pd.Series:
+        last = self._latest(other)
+        return pd.Series(last["value"].to_numpy(float), index=pd.DatetimeIndex(last["date"]))
+
+    def visibility(self, other: str) -> tuple[np.ndarray, np.ndarray]:
+        last = self._latest(other)
+        dates = last["date"].to_numpy().astype("datetime64[D]")
+        seen = np.maximum(last["published"].to_numpy().astype("datetime64[D]"), dates)
+        return dates, np.maximum.accumulate(seen) if len(seen) else seen
 
 
 def split_by_indicator(history: pd.DataFrame) -> dict[str, pd.DataFrame]:
