@@ -46,8 +46,9 @@ def record(pack: Pack, store: Store, indicator: str, value: str, date: str, url:
     snapshot = store.latest(indicator)
     snapshot = snapshot[snapshot["date"] != row["date"]]
     frame = pd.concat([snapshot, pd.DataFrame([row])], ignore_index=True).sort_values("date", ignore_index=True)
-    store.write_vintage(indicator, frame, fetched_at=utcnow(), origin="observe")
     what = row["level"] or row["value"]
+    if not store.write_vintage(indicator, frame, fetched_at=utcnow(), origin="observe"):
+        return f"Already recorded: {indicator} = {what} on {day}; nothing changed."
     return f"Recorded {indicator} = {what} on {day} (published {pub}), source {url.strip()}."
 
 

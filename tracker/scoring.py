@@ -51,6 +51,7 @@ class Result:
     coverage: np.ndarray                       # (T,)
     fresh: np.ndarray                          # (I, T) bool
     window: int
+    cfg: Scoring = field(default_factory=Scoring)
     trend: list[dict | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -118,7 +119,7 @@ def indicator_evidence(model: Model, i: int, ind: Indicator, f: features.Feature
         d = np.minimum(d.astype(float), model.stall_cap[i])
         ll[stalled] -= np.outer(d[stalled], model.stall_rate[i])
         decay = np.ones(len(grid))
-        fresh = known
+        fresh = known & (age <= model.stale_after[i])  # a fact stays true; an unwatched signpost is stale
     else:
         decay = np.power(2.0, -age / model.half_life[i])
         fresh = known & (age <= model.stale_after[i])
@@ -155,7 +156,7 @@ def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
     post = softmax(total + model.log_prior)
     evidence_only = softmax(total)
     coverage = (model.weight[:, None] * fresh_arr).sum(axis=0) / max(model.weight.sum(), 1e-12)
-    result = Result(pack, model, grid, feats, evidence, post, evidence_only, coverage, fresh_arr, window)
+    result = Result(pack, model, grid, feats, evidence, post, evidence_only, coverage, fresh_arr, window, cfg)
     from tracker.trend import trend_calls
 
     result.trend = trend_calls(result, cfg)

@@ -9,9 +9,6 @@ import numpy as np
 
 from tracker.scoring import Result, posterior_with, softmax
 
-# The default trend thresholds; a counterfactual checks materiality only (one evaluation).
-MIN_SHIFT, EXIT_SHIFT = 0.05, 0.025
-
 
 def _candidates(result: Result, t: int):
     """Every (indicator index, id, from state, to state, posterior) for one changed state.
@@ -46,9 +43,9 @@ def watch_next(result: Result, t: int | None = None, limit: int = 5) -> list[dic
             dp = post - result.post[w]
             if trend is None:
                 s = int(np.argmax(dp))
-                if dp[s] >= MIN_SHIFT:
+                if dp[s] >= result.cfg.min_shift:  # materiality only: one evaluation, not two
                     flips.append(f"{scen[s]} up {dp[s]:+.2f} over the window (trend threshold)")
-            elif dp[scen.index(trend["scenario"])] < EXIT_SHIFT:
+            elif dp[scen.index(trend["scenario"])] < result.cfg.exit_shift:
                 flips.append(f"ends trend to {trend['scenario']}")
         if flips:
             out.append({"indicator": iid, "from_state": frm, "to_state": to, "flips": "; ".join(flips),
@@ -69,7 +66,7 @@ def best_pair(result: Result, target: str, t: int | None = None) -> dict[str, An
     if s == lead:
         return None
     best: dict[int, tuple[float, str, int]] = {}
-    for i, iid, _, to, _, post in _candidates(result, t):
+    for i, _, _, to, _, post in _candidates(result, t):
         gain = float(np.log(post[s]) - np.log(post[lead]))
         if i not in best or gain > best[i][0]:
             best[i] = (gain, to, i)
