@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -25,6 +26,7 @@ def digest(do_send: bool, out_dir: str | None, week: str | None, force: bool, co
     Without --send or --out, prints the plain-text version."""
     from tracker import digest as dg
     from tracker import service
+    from tracker.runlock import run_lock
 
     if do_send and out_dir:
         raise InputError("choose one of --send and --out")
@@ -32,7 +34,9 @@ def digest(do_send: bool, out_dir: str | None, week: str | None, force: bool, co
         raise InputError("--force only applies to --send")
     ctx = service.load(config_path)
     day = service.parse_day(week)
-    with ctx.store() as store:
+    # Sending is a job like the nightly run: one at a time, never beside another writer.
+    lock = run_lock(ctx.config.store_path) if do_send else contextlib.nullcontext()
+    with lock, ctx.store() as store:
         made = dg.build(ctx, store, day)
         if do_send:
             click.echo(dg.send(ctx, store, made, force=force))

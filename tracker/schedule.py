@@ -101,11 +101,9 @@ def digest_job(ctx: Context, clock: Clock) -> None:
         return _failed(ctx, clock, "digest", "error", "tracker.digest is not installed; no digest was sent")
     try:
         with run_lock(ctx.config.store_path), ctx.store() as store:
-            if hasattr(digest, "send_week"):
-                digest.send_week(ctx, store, week=None, force=False)
-            else:  # the same two steps as `tracker digest --send`
-                day = clock().astimezone(ZoneInfo(ctx.config.timezone)).date()
-                log.info("%s", digest.send(ctx, store, digest.build(ctx, store, day), force=False))
+            # the same two steps as `tracker digest --send`
+            day = clock().astimezone(ZoneInfo(ctx.config.timezone)).date()
+            log.info("%s", digest.send(ctx, store, digest.build(ctx, store, day), force=False))
     except TrackerError as exc:
         _failed(ctx, clock, "digest", "error", f"weekly digest failed: {exc}")
 
