@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
+import socket
 import subprocess
 import sys
 import threading
-import types
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,6 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tracker import nightly, schedule, service
-from tracker.errors import TrackerError
 from tracker.runlock import run_lock
 from tracker.store import Store
 
@@ -233,46 +232,85 @@ def test_job_errors_and_skips_are_recorded_as_scheduler_runs(tmp_path, httpserve
     assert [req.path for req, _ in httpserver.log] == ["/ping/fail", "/ping/fail"]
 
 
-def test_the_digest_job_sends_the_week_under_the_lock(ctx, monkeypatch):
-    calls = []
+class _Inbox:
+    """aiosmtpd handler that keeps what arrived."""
 
-    def send_week(c, store, week, force):
-        seen = []
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
 
-        def probe():
-            try:
-                with run_lock(ctx.config.store_path):
-                    seen.append("free")
-            except TrackerError:
-                seen.append("held")
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 — aiosmtpd's hook name
+        self.messages.append(envelope.content)
+        return "250 OK"
 
-        t = threading.Thread(target=probe)
-        t.start()
+
+@pytest.fixture
+def smtp_port():
+    from aiosmtpd.controller import Controller
+
+    inbox = _Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, inbox
+    controller.stop()
+
+
+def digest_ctx(tmp_path: Path, port: int):
+    path = make_project(tmp_path)
+    doc = yaml.safe_load(path.read_text())
+    doc["digest"]["smtp"]["port"] = port
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return service.load(str(path))
+
+
+MONDAY_7AM = dt.datetime(2026, 6, 1, 7, 0, tzinfo=LONDON)
+
+
+def test_the_digest_job_sends_the_week_once(tmp_path, smtp_port):
+    port, inbox = smtp_port
+    ctx = digest_ctx(tmp_path, port)
+    schedule.digest_job(ctx, lambda: MONDAY_7AM)
+    schedule.digest_job(ctx, lambda: MONDAY_7AM)                # a second fire the same week
+    assert len(inbox.messages) == 1
+    with Store(ctx.config.store_path) as store:
+        assert store.send_state("2026-06-01")["status"] == "sent"
+    assert [(r["kind"], r["status"]) for r in runs(ctx)] == [("scheduler", "error")]
+    assert "already sent" in runs(ctx)[0]["detail"]["error"]
+
+
+def test_the_digest_job_waits_for_no_one_when_a_run_holds_the_lock(tmp_path, smtp_port):
+    port, inbox = smtp_port
+    ctx = digest_ctx(tmp_path, port)
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with run_lock(ctx.config.store_path):
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait(10)
+    try:
+        schedule.digest_job(ctx, lambda: MONDAY_7AM)
+    finally:
+        release.set()
         t.join()
-        calls.append((c is ctx, isinstance(store, Store), week, force, seen))
-
-    monkeypatch.setitem(sys.modules, "tracker.digest", types.SimpleNamespace(send_week=send_week))
-    schedule.digest_job(ctx, lambda: dt.datetime(2026, 6, 1, 7, 0, tzinfo=LONDON))
-    assert calls == [(True, True, None, False, ["held"])]
+    assert inbox.messages == []
+    [row] = runs(ctx)
+    assert row["status"] == "error" and "another tracker run is in progress" in row["detail"]["error"]
 
 
-def test_a_missing_digest_module_is_logged_and_recorded(ctx, monkeypatch):
-    monkeypatch.setitem(sys.modules, "tracker.digest", None)
-    schedule.digest_job(ctx, lambda: dt.datetime(2026, 6, 1, 7, 0, tzinfo=LONDON))
-    assert [(r["kind"], r["status"], r["detail"]) for r in runs(ctx)] == [
-        ("scheduler", "error",
-         {"job": "digest", "error": "tracker.digest is not installed; no digest was sent"})]
-    assert "tracker.digest is not installed" in (ctx.config.base_dir / "tracker.log").read_text()
-
-
-def test_a_digest_failure_is_recorded(ctx, monkeypatch):
-    def send_week(*args, **kwargs):
-        raise TrackerError("SMTP server 127.0.0.1:2525 refused every recipient")
-
-    monkeypatch.setitem(sys.modules, "tracker.digest", types.SimpleNamespace(send_week=send_week))
-    schedule.digest_job(ctx, lambda: dt.datetime(2026, 6, 1, 7, 0, tzinfo=LONDON))
-    assert [(r["status"], r["detail"]["error"]) for r in runs(ctx)] == [
-        ("error", "weekly digest failed: SMTP server 127.0.0.1:2525 refused every recipient")]
+def test_a_digest_failure_is_recorded(tmp_path):
+    ctx = digest_ctx(tmp_path, 9)                                # nothing listens on port 9
+    schedule.digest_job(ctx, lambda: MONDAY_7AM)
+    [row] = runs(ctx)
+    assert row["status"] == "error" and row["detail"]["error"].startswith("weekly digest failed: ")
+    with Store(ctx.config.store_path) as store:
+        assert store.send_state("2026-06-01")["status"] == "failed"
 
 
 # ---------------------------------------------------------------- the daemon and SIGTERM

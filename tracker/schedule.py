@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import importlib
 import logging
 import signal
 import threading
@@ -92,16 +91,12 @@ def nightly_job(ctx: Context, clock: Clock) -> None:
 
 
 def digest_job(ctx: Context, clock: Clock) -> None:
+    """The same two steps as `tracker digest --send`, under the run lock."""
+    from tracker import digest
+
     nightly.configure_logging(ctx.config)
     try:
-        digest: Any = importlib.import_module("tracker.digest")
-    except ModuleNotFoundError as exc:
-        if exc.name != "tracker.digest":
-            raise
-        return _failed(ctx, clock, "digest", "error", "tracker.digest is not installed; no digest was sent")
-    try:
         with run_lock(ctx.config.store_path), ctx.store() as store:
-            # the same two steps as `tracker digest --send`
             day = clock().astimezone(ZoneInfo(ctx.config.timezone)).date()
             log.info("%s", digest.send(ctx, store, digest.build(ctx, store, day), force=False))
     except TrackerError as exc:
