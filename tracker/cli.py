@@ -162,7 +162,7 @@ def explain(scenario: str | None, config_path: str | None, as_of: str | None, as
     return 0
 
 
-@main.command()
+@main.command(context_settings={"ignore_unknown_options": True})  # VALUE may be negative: -2.5
 @click.argument("indicator")
 @click.argument("value")
 @click.option("--date", "date_", required=True, metavar="DATE", help="The date the observation describes.")
@@ -256,20 +256,21 @@ def export(ids: tuple[str, ...], config_path: str | None, as_of: str | None) -> 
 
 def _register() -> None:
     """Commands that live in their own modules (each imports its heavy parts lazily)."""
-    import importlib
+    from tracker import cli_digest, cli_ingest, cli_ops
 
-    for module in ("tracker.cli_ingest", "tracker.cli_ops", "tracker.cli_digest"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        for command in mod.COMMANDS:
+    for module in (cli_ingest, cli_ops, cli_digest):
+        for command in module.COMMANDS:
             main.add_command(command)
 
 
 _register()
 
 if __name__ == "__main__":
-    main()
+    # `python -m tracker.cli` runs this file as `__main__`, a second copy of the module: the
+    # command modules import `tracker.cli`, so registering here would import them half-built
+    # (a circular import). Run the real module's group, which registers them once.
+    from tracker.cli import main as _main
+
+    _main()
+else:
+    _register()
