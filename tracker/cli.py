@@ -263,8 +263,6 @@ def _register() -> None:
             main.add_command(command)
 
 
-_register()
-
 if __name__ == "__main__":
     # `python -m tracker.cli` runs this file as `__main__`, a second copy of the module: the
     # command modules import `tracker.cli`, so registering here would import them half-built

@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,11 +125,23 @@ def _fetch(ctx: Context, ind: Indicator, http: Any, keys: dict[str, str],
         except TrackerError as exc:
             outcome = {"error": str(exc)}
         except Exception as exc:  # noqa: BLE001 — a connector bug must not stop the other sources
-            log.exception("source %s crashed", ind.id)
+            log.error("source %s crashed:\n%s", ind.id, masked("".join(traceback.format_exception(exc)), keys))
             outcome = {"error": f"{ind.source.kind} connector failed unexpectedly: {type(exc).__name__}: {exc}"}
+    if "error" in outcome:
+        outcome["error"] = masked(outcome["error"], keys)
     outcome["validators"] = fctx.validators
     outcome["seconds"] = round(time.monotonic() - started, 3)
     return outcome
+
+
+def masked(text: str, keys: dict[str, str]) -> str:
+    """A source's error with every API key masked: a server may say a bad key back in its answer
+    (an HTML error page, a JSON error with status 200), and the message is printed, logged and
+    stored. The HTTP client masks what it raises itself; this catches what parsers quote."""
+    for key in sorted(keys.values(), key=len, reverse=True):
+        if len(key) >= 4:  # masking "1" everywhere would garble the message and hide nothing
+            text = text.replace(key, "***")
+    return text
 
 
 def _store(store: Store, ind: Indicator, outcome: dict[str, Any], now: dt.datetime) -> dict[str, Any]:

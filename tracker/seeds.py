@@ -21,7 +21,7 @@ def read_seed(path: Path, ind: Indicator, shown: str) -> pd.DataFrame:
     """Read and check one seed CSV; every bad row is reported with its line."""
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ProblemsError([Problem(shown, 0, 0, "", f"cannot read seed: {exc}")]) from None
     lag = dt.timedelta(days=parse_days(ind.publication_lag, allow_zero=True))
     problems: list[Problem] = []

@@ -17,7 +17,6 @@ import math
 import os
 import re
 import warnings
-import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -88,9 +87,12 @@ def decode_text(data: bytes, charset: str | None = None) -> str:
     except LookupError:
         raise SourceError(f"unknown character set {charset!r}") from None
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise SourceError(f"not {_name(encoding)} text: byte 0x{data[exc.start]:02x} on line {line} "
-                          f"(offset {exc.start}); save the file as UTF-8") from None
+        # exc.start counts from exc.object, which for utf-8-sig is the data after its BOM
+        bad = exc.object
+        line = bad[:exc.start].count(b"\n") + 1
+        offset = exc.start + len(data) - len(bad)
+        raise SourceError(f"not {_name(encoding)} text: byte 0x{bad[exc.start]:02x} on line {line} "
+                          f"(offset {offset}); save the file as UTF-8") from None
 
 
 def csv_records(text: str) -> tuple[list[str], list[Record]]:
@@ -119,26 +121,37 @@ def csv_records(text: str) -> tuple[list[str], list[Record]]:
 
 def xlsx_records(path: Path, sheet: str | None) -> tuple[list[str], list[Record]]:
     from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
 
     with warnings.catch_warnings():
         # openpyxl warns about Excel features it does not keep (data validation, styles).
         warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+        # A damaged file fails inside openpyxl and zipfile in many ways (BadZipFile, zlib.error,
+        # EOFError, NotImplementedError for an odd zip version, XML parse errors…), and in
+        # read-only mode the sheet is only decompressed and parsed while its rows are iterated.
         try:
             book = load_workbook(path, read_only=True, data_only=True)
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
-            raise SourceError(f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
+        except Exception as exc:  # noqa: BLE001 — see above
+            raise _unreadable(exc) from None
         try:
             if sheet is not None and sheet not in book.sheetnames:
                 raise SourceError(f"no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
+            if not book.worksheets:
+                raise SourceError("the workbook has no worksheet")
             rows = (book[sheet] if sheet else book.worksheets[0]).iter_rows(values_only=True)
-            header = ["" if c is None else str(c).strip() for c in next(rows, ())]
-            records: list[Record] = [
-                (f"row {n}", dict(zip(header, row, strict=False)))
-                for n, row in enumerate(rows, start=2) if any(c not in (None, "") for c in row)]
+            try:
+                header = ["" if c is None else str(c).strip() for c in next(rows, ())]
+                records: list[Record] = [
+                    (f"row {n}", dict(zip(header, row, strict=False)))
+                    for n, row in enumerate(rows, start=2) if any(c not in (None, "") for c in row)]
+            except Exception as exc:  # noqa: BLE001 — see above
+                raise _unreadable(exc) from None
         finally:
             book.close()
     return header, records
+
+
+def _unreadable(exc: BaseException) -> SourceError:
+    return SourceError(f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})")
 
 
 # ---------------------------------------------------------------- cells
@@ -177,7 +190,10 @@ def period_of(cell: Any) -> pd.Period | None:
     for rx, spelling, freq in PERIOD_RXS:
         match = rx.match(text)
         if match:
-            return pd.Period(spelling.format(*match.groups()), freq)
+            try:
+                return pd.Period(spelling.format(*match.groups()), freq)
+            except ValueError:  # shaped like a period but none: month 13, year 0
+                return None
     try:
         return period_of(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
