@@ -1,0 +1,568 @@
+"""Performance figures of the tracker, each a ratio against a floor measured in the same run.
+
+    python benchmarks/run.py            # the full run (a few minutes on 2 cores)
+    python benchmarks/run.py --quick    # a small smoke run of every section
+    python benchmarks/run.py --only startup,store
+
+Sections:
+  1. start-up: `tracker score` on the default pack against `python -c "import pandas"`
+  2. scale: synthetic packs of 100 / 500 / 2,000 indicators × 10 years of daily data, scored
+     on the 520-week grid, each size in a fresh process (wall time, peak RSS)
+  3. store: 1 million observations through Store.write_vintage and back through as_of,
+     against a bare executemany / SELECT on the same columns with the same pragmas
+  4. ingest: loopback `csv` sources with injected latency, `tracker ingest` concurrent
+     against one by one, with the per-host limit checked by the servers
+  5. profile: where the time of the slowest path goes (cProfile, top functions)
+
+The Markdown table at the end is meant to be pasted into the README verbatim.
+Every measurement runs in a child process (`--child …`), so no state leaks between figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+MB = 1024 * 1024
+
+
+# ---------------------------------------------------------------- plumbing
+
+def _ensure_tracker_python() -> None:
+    """Re-run under the project's venv when started with a Python that lacks tracker."""
+    try:
+        import tracker  # noqa: F401
+    except ImportError:
+        venv = REPO / ".venv" / "bin" / "python"
+        if venv.exists() and Path(sys.executable).resolve() != venv.resolve():
+            os.execv(str(venv), [str(venv), *sys.argv])
+        raise
+
+
+def bin_dir() -> Path:
+    return Path(sys.executable).parent
+
+
+def shown(cmd: list[str]) -> str:
+    return shlex.join(str(c) for c in cmd)
+
+
+def out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+@dataclass
+class Row:
+    figure: str
+    measured: str
+    target: str
+    met: bool | None  # None: reported, no target
+
+
+ROWS: list[Row] = []
+QUICK = False
+
+
+def record(figure: str, measured: str, target: str, met: bool | None, perf: bool = True) -> None:
+    """One line of the summary table. In a --quick run the sizes are too small for a speed target
+    to mean anything: those are shown, not judged (correctness checks still are)."""
+    if QUICK and perf and met is not None:
+        target, met = f"{target} (full run only)", None
+    ROWS.append(Row(figure, measured, target, met))
+    verdict = "n/a" if met is None else ("MET" if met else "NOT MET")
+    out(f"  => {figure}: {measured}  (target {target}: {verdict})")
+
+
+def child(args: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> dict:
+    """Run `python benchmarks/run.py --child …` and return the JSON it prints last."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{shown(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    doc["_cmd"] = shown(cmd)
+    return doc
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM from /proc, else getrusage), in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Start VmHWM again from the current RSS (Linux ≥ 4.0: `5` into /proc/self/clear_refs)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def bench_env() -> tuple[dict[str, str], str]:
+    """The environment of timed commands: bytecode caching on, into a private cache.
+
+    A normal install keeps compiled bytecode (pip compiles site-packages; Python writes
+    __pycache__ for the package). Some sandboxes set PYTHONDONTWRITEBYTECODE, which makes every
+    run recompile tracker's own modules; a private PYTHONPYCACHEPREFIX restores the normal case
+    without writing into the source tree. Both sides of every ratio run with this environment."""
+    env = os.environ.copy()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tracker-benchmarks" / "pycache"
+    cache.mkdir(parents=True, exist_ok=True)
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
+    return env, f"PYTHONPYCACHEPREFIX={cache} (PYTHONDONTWRITEBYTECODE unset)"
+
+
+def timed_run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    took = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{shown(cmd)} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
+    return took
+
+
+# ---------------------------------------------------------------- 1. start-up
+
+def section_startup(quick: bool) -> None:
+    runs = 3 if quick else 10
+    out("## 1. Start-up floor: `tracker score` on the default pack vs `import pandas`")
+    env, env_note = bench_env()
+    with tempfile.TemporaryDirectory(prefix="tracker-bench-startup-") as tmp_:
+        tmp = Path(tmp_)
+        shutil.copy2(REPO / "config.yaml", tmp / "config.yaml")
+        shutil.copytree(REPO / "indicators", tmp / "indicators")
+        shutil.copytree(REPO / "seeds", tmp / "seeds")
+        score_cmd = [str(bin_dir() / "tracker"), "score", "--config", str(tmp / "config.yaml")]
+        floor_cmd = [sys.executable, "-c", "import pandas"]
+        out(f"  environment: {env_note}")
+        out(f"  floor:   {shown(floor_cmd)}")
+        out(f"  command: {shown(score_cmd)}")
+        # Warm-up: the first run seeds the store; one more of each warms the OS and bytecode caches.
+        timed_run(score_cmd, env)
+        timed_run(score_cmd, env)
+        timed_run(floor_cmd, env)
+        floors, scores = [], []
+        for _ in range(runs):  # interleaved, so background load hits both alike
+            floors.append(timed_run(floor_cmd, env))
+            scores.append(timed_run(score_cmd, env))
+        f, s = statistics.median(floors), statistics.median(scores)
+        out(f"  import pandas: median {f:.3f} s  (runs: {', '.join(f'{x:.2f}' for x in floors)})")
+        out(f"  tracker score: median {s:.3f} s  (runs: {', '.join(f'{x:.2f}' for x in scores)})")
+        if not quick:
+            cold_env = dict(env)
+            cold_env["PYTHONDONTWRITEBYTECODE"] = "1"
+            cold_env.pop("PYTHONPYCACHEPREFIX")
+            cold = statistics.median(timed_run(score_cmd, cold_env) for _ in range(5))
+            out(f"  (for reference: tracker score with this sandbox's PYTHONDONTWRITEBYTECODE=1 and "
+                f"no tracker bytecode cache: median of 5 {cold:.3f} s)")
+        ratio = s / f
+        record(f"start-up: `tracker score` / `import pandas` (median of {runs})",
+               f"{ratio:.2f}× ({s:.2f} s / {f:.2f} s)", "≤ 1.5×", ratio <= 1.5)
+    out()
+
+
+# ---------------------------------------------------------------- 2. scale
+
+def child_scale(n: int, years: int, weeks: int) -> dict:
+    import synth
+
+    t0 = time.perf_counter()
+    import pandas as pd
+
+    from tracker.config import Scoring
+    from tracker.pack import load_pack
+    from tracker.scoring import score
+
+    imports = time.perf_counter() - t0
+    history = synth.history(n, years=years)
+    rows = len(history)
+    as_of = pd.Timestamp(history["date"].max())
+    setup_peak = peak_rss_mb()
+    reset = reset_peak_rss()  # from here on, the peak is that of loading and scoring
+    rss_before = rss_mb()
+    with tempfile.TemporaryDirectory(prefix="tracker-bench-scale-") as tmp:
+        folder = synth.write_pack(Path(tmp), n)
+        t0, c0 = time.perf_counter(), time.process_time()
+        pack = load_pack(folder)
+        load, load_cpu = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = score(pack, history, as_of, Scoring(), weeks=weeks)
+    took, took_cpu = time.perf_counter() - t0, time.process_time() - c0
+    assert result.post.shape == (weeks + 1, 3)
+    return {"n": n, "rows": rows, "load_s": load, "score_s": took, "load_cpu_s": load_cpu,
+            "score_cpu_s": took_cpu, "imports_s": imports, "history_mb": rss_before,
+            "setup_peak_mb": setup_peak, "peak_rss_mb": peak_rss_mb() if reset else setup_peak,
+            "peak_reset": reset, "grid": len(result.grid)}
+
+
+def section_scale(quick: bool, repeat: int) -> None:
+    sizes = (20, 50, 200) if quick else (100, 500, 2000)
+    years, weeks = (2, 104) if quick else (10, 520)
+    out(f"## 2. Scale: synthetic packs × {years} years of daily observations, scored on the "
+        f"{weeks}-week grid")
+    out("  each size in a fresh process; the history is the frame Store.vintages_until returns, built in "
+        "memory by benchmarks/synth.py;")
+    out(f"  {repeat} rounds over the sizes (interleaved, so background load hits every size alike): best "
+        "time, worst memory; the peak RSS is reset (clear_refs) once the history is built, so it covers "
+        "loading and scoring with the history resident")
+    docs: dict[int, list[dict]] = {n: [] for n in sizes}
+    for _ in range(repeat):
+        for n in sizes:
+            docs[n].append(child(["scale", "--n", str(n), "--years", str(years), "--weeks", str(weeks)]))
+    results = {}
+    for n in sizes:
+        res = {k: min(d[k] for d in docs[n]) for k in ("load_s", "score_s", "load_cpu_s", "score_cpu_s")}
+        res.update({k: max(d[k] for d in docs[n]) for k in ("peak_rss_mb", "history_mb", "setup_peak_mb")})
+        res["rows"] = docs[n][0]["rows"]
+        results[n] = res
+        out(f"  command: {docs[n][0]['_cmd']}")
+        out(f"    {n:>5} indicators, {res['rows']:>10,} rows: pack load {res['load_s']:.2f} s "
+            f"(cpu {res['load_cpu_s']:.2f}), score {res['score_s']:.2f} s (cpu {res['score_cpu_s']:.2f}); "
+            f"peak RSS {res['peak_rss_mb']:.0f} MiB while loading and scoring")
+        out(f"          (the history alone: {res['history_mb']:.0f} MiB resident; building it peaked at "
+            f"{res['setup_peak_mb']:.0f} MiB)")
+    _, mid, big = sizes
+    r = results[big]
+    growth = results[big]["score_s"] / results[mid]["score_s"]
+    growth_cpu = results[big]["score_cpu_s"] / results[mid]["score_cpu_s"]
+    load_growth = results[big]["load_s"] / results[mid]["load_s"]
+    peak_gb = r["peak_rss_mb"] * MB / 1e9
+    record(f"scale: {big:,} indicators × {years} y daily, score on {weeks} weeks",
+           f"{r['score_s']:.2f} s (pack load {r['load_s']:.2f} s more)", "≤ 5 s", r["score_s"] <= 5.0)
+    record(f"scale: {big:,} indicators, pack load (reported separately)", f"{r['load_s']:.2f} s "
+           f"(load + score {r['load_s'] + r['score_s']:.2f} s)", "—", None)
+    record(f"scale: {big:,} indicators, peak RSS loading + scoring",
+           f"{r['peak_rss_mb']:.0f} MiB ({peak_gb:.2f} GB)", "≤ 1.5 GB", peak_gb <= 1.5)
+    record(f"scale: score time growth {big:,}/{mid:,} indicators",
+           f"{growth:.2f}× (cpu {growth_cpu:.2f}×)", "≤ 4.4× (linear: 4×)", growth <= 4.4)
+    record(f"scale: pack load time growth {big:,}/{mid:,} indicators", f"{load_growth:.2f}×", "≤ 4.4×",
+           load_growth <= 4.4)
+    out()
+
+
+# ---------------------------------------------------------------- 3. store
+
+PRAGMAS = ("PRAGMA busy_timeout=30000", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+           "PRAGMA foreign_keys=ON")
+BARE_TABLE = """CREATE TABLE observations (
+    vintage_id INTEGER NOT NULL, date TEXT NOT NULL, value REAL, level TEXT,
+    published TEXT NOT NULL, source_url TEXT, note TEXT,
+    PRIMARY KEY (vintage_id, date)) WITHOUT ROWID"""
+
+
+def child_store(indicators: int, rows: int) -> dict:
+    import datetime as dt
+    import sqlite3
+
+    import synth
+
+    from tracker.store import Store
+
+    frames = synth.frames(indicators, rows)
+    total = indicators * rows
+    # The floor: the same rows as ready-made tuples, one executemany, one transaction.
+    tuples = []
+    for vid, (_, f) in enumerate(frames, start=1):
+        dates = f["date"].dt.strftime("%Y-%m-%d").tolist()
+        pubs = f["published"].dt.strftime("%Y-%m-%d").tolist()
+        url = f["source_url"].iloc[0]
+        tuples += [(vid, d, v, None, p, url, None) for d, v, p in zip(dates, f["value"].tolist(), pubs,
+                                                                       strict=True)]
+    with tempfile.TemporaryDirectory(prefix="tracker-bench-store-") as tmp:
+        bare = sqlite3.connect(Path(tmp) / "bare.db", isolation_level=None)
+        for p in PRAGMAS:
+            bare.execute(p)
+        bare.execute(BARE_TABLE)
+        t0 = time.perf_counter()
+        bare.execute("BEGIN IMMEDIATE")
+        bare.executemany("INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, ?)", tuples)
+        bare.execute("COMMIT")
+        bare_write = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        got = bare.execute("SELECT vintage_id, date, value, level, published, source_url, note "
+                           "FROM observations ORDER BY vintage_id, date").fetchall()
+        bare_read = time.perf_counter() - t0
+        assert len(got) == total
+        del got, tuples
+        bare.close()
+
+        store = Store(Path(tmp) / "tracker.db")
+        fetched = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
+        t0 = time.perf_counter()
+        for iid, f in frames:
+            assert store.write_vintage(iid, f, fetched_at=fetched, origin="ingest")
+        write = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        unchanged = sum(store.write_vintage(iid, f, fetched_at=fetched, origin="ingest") for iid, f in frames)
+        rewrite = time.perf_counter() - t0
+        assert unchanged == 0
+        t0 = time.perf_counter()
+        known = store.as_of(dt.date(2026, 11, 22))
+        read = time.perf_counter() - t0
+        assert len(known) == total, len(known)
+        store.close()
+    return {"rows": total, "indicators": indicators, "bare_write_s": bare_write, "write_s": write,
+            "rewrite_s": rewrite, "bare_read_s": bare_read, "read_s": read, "peak_rss_mb": peak_rss_mb()}
+
+
+def section_store(quick: bool, repeat: int) -> None:
+    indicators, rows = (100, 200) if quick else (2000, 500)
+    out(f"## 3. Store: {indicators:,} indicators × {rows} rows = {indicators * rows:,} observations")
+    docs = [child(["store", "--indicators", str(indicators), "--rows", str(rows)]) for _ in range(repeat)]
+    out(f"  command: {docs[0]['_cmd']}")
+    out("  floor: bare executemany of ready-made tuples into an empty table with the same columns, "
+        "primary key and pragmas, in one transaction; read floor: bare SELECT … fetchall")
+    d = {k: min(x[k] for x in docs) for k in ("bare_write_s", "write_s", "rewrite_s", "bare_read_s", "read_s")}
+    n = docs[0]["rows"]
+    bw, w = n / d["bare_write_s"], n / d["write_s"]
+    br, r = n / d["bare_read_s"], n / d["read_s"]
+    out(f"  bare executemany: {bw:,.0f} rows/s ({d['bare_write_s']:.2f} s)")
+    out(f"  Store.write_vintage ({indicators:,} vintages, hash + insert): {w:,.0f} rows/s ({d['write_s']:.2f} s)")
+    out(f"  unchanged re-write ({indicators:,} vintages, hash only): {n / d['rewrite_s']:,.0f} rows/s "
+        f"({d['rewrite_s']:.2f} s)")
+    out(f"  bare SELECT fetchall: {br:,.0f} rows/s ({d['bare_read_s']:.2f} s)")
+    out(f"  Store.as_of (typed DataFrame): {r:,.0f} rows/s ({d['read_s']:.2f} s)")
+    record("store: write_vintage rows/s vs bare executemany", f"{w / bw:.2f}× ({w:,.0f} vs {bw:,.0f} rows/s)",
+           "≥ 0.5×", w / bw >= 0.5)
+    record("store: as_of rows/s vs bare SELECT fetchall", f"{r / br:.2f}× ({r:,.0f} vs {br:,.0f} rows/s)",
+           "≥ 0.5×", r / br >= 0.5)
+    out()
+
+
+# ---------------------------------------------------------------- 4. ingest
+
+def preseed(db: Path, sources: int) -> None:
+    """Each source's history as of last month, with one figure since revised: the nightly steady
+    state, where an ingest adds the newest month and a revision (ingest.merge keeps the
+    publication date of unchanged rows and dates new and revised ones today)."""
+    import datetime as dt
+    import io
+
+    import pandas as pd
+    from loopback import csv_body
+
+    from tracker.store import Store
+
+    with Store(db) as store:
+        for i in range(sources):
+            frame = pd.read_csv(io.BytesIO(csv_body(i)), parse_dates=["date"]).iloc[:-1].copy()
+            frame.loc[frame.index[-1], "value"] -= 1.0
+            frame["published"] = frame["date"] + pd.Timedelta(days=30)
+            store.write_vintage(f"c{i:05d}", frame, fetched_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                                origin="ingest")
+
+
+def ingest_run(servers, sources: int, workers: int, per_host: int, hosts: list[str]) -> dict:
+    import synth
+
+    env, _ = bench_env()
+    with tempfile.TemporaryDirectory(prefix="tracker-bench-ingest-") as tmp_:
+        tmp = Path(tmp_)
+        urls = [f"{servers.urls[hosts[i % len(hosts)]]}/series/s{i}.csv" for i in range(sources)]
+        synth.write_csv_pack(tmp, urls)
+        config = synth.write_config(tmp, workers=workers, per_host=per_host)
+        preseed(tmp / "tracker.db", sources)
+        cmd = [str(bin_dir() / "tracker"), "ingest", "--json", "--config", str(config)]
+        env["NO_PROXY"] = env["no_proxy"] = ",".join(hosts)
+        servers.counter.reset()
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp)
+        took = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"{shown(cmd)} exited {proc.returncode}: {proc.stderr[-2000:]}")
+        doc = json.loads(proc.stdout)
+        statuses = [r["status"] for r in doc["results"]]
+        if statuses.count("new") != sources:
+            raise RuntimeError(f"expected {sources} new vintages, got {statuses}")
+        fetch = sum(r["seconds"] for r in doc["results"])
+    return {"seconds": took, "requests": servers.counter.requests, "peak": dict(servers.counter.peak),
+            "cmd": shown(cmd), "fetch_sum": fetch}
+
+
+def section_ingest(quick: bool) -> None:
+    from loopback import SlowCsvServers, usable_loopback_hosts
+
+    cases = [(24, 0.02), (8, 0.05)] if quick else [(200, 0.05), (50, 0.10)]
+    workers, per_host, nhosts = 16, 2, 8
+    hosts = usable_loopback_hosts(nhosts)
+    out(f"## 4. Ingest: loopback `csv` sources with injected latency, workers={workers}, "
+        f"per_host={per_host} vs workers=1")
+    out(f"  hosts: {', '.join(hosts)} (one ThreadingHTTPServer each; the servers count requests in "
+        f"flight per host)")
+    if len(hosts) < nhosts:
+        out(f"  note: only {len(hosts)} loopback address(es) usable here; per-host limits bind harder")
+    with SlowCsvServers(hosts, cases[0][1]) as servers:
+        ingest_run(servers, 4, workers, per_host, hosts)  # warm-up: OS and bytecode caches
+        for sources, latency in cases:
+            servers.set_latency(latency)
+            conc = ingest_run(servers, sources, workers, per_host, hosts)
+            seq = ingest_run(servers, sources, 1, per_host, hosts)
+            ratio = seq["seconds"] / conc["seconds"]
+            peak = max(conc["peak"].values())
+            ok_limit = peak <= per_host and max(seq["peak"].values()) <= 1
+            out(f"  {sources} sources × {latency * 1000:.0f} ms: one by one {seq['seconds']:.2f} s, "
+                f"concurrent {conc['seconds']:.2f} s, {ratio:.1f}× faster "
+                f"(floor of the one-by-one wait alone: {sources * latency:.1f} s)")
+            out(f"    concurrent: {conc['cmd']}  (config http: workers {workers}, per_host {per_host})")
+            out(f"    one by one: {seq['cmd']}  (config http: workers 1)")
+            out(f"    max in flight per host (concurrent): "
+                + ", ".join(f"{h} {conc['peak'].get(h, 0)}" for h in hosts)
+                + f"; requests served {conc['requests']}")
+            target = 5.0 if sources >= 100 or quick else 3.0
+            record(f"ingest: {sources} sources × {latency * 1000:.0f} ms, concurrent vs one by one "
+                   f"(whole command)", f"{ratio:.1f}× ({conc['seconds']:.2f} s vs {seq['seconds']:.2f} s)",
+                   f"≥ {target:g}×", ratio >= target)
+            record(f"ingest: {sources} sources, max requests in flight per host", f"{peak}",
+                   f"≤ per_host ({per_host})", ok_limit, perf=False)
+    out()
+
+
+# ---------------------------------------------------------------- 5. profile
+
+def child_profile(n: int, years: int, weeks: int, top: int) -> dict:
+    import cProfile
+    import io
+    import pstats
+
+    import synth
+
+    import pandas as pd
+
+    from tracker.config import Scoring
+    from tracker.pack import load_pack
+    from tracker.scoring import score
+
+    with tempfile.TemporaryDirectory(prefix="tracker-bench-profile-") as tmp:
+        folder = synth.write_pack(Path(tmp), n)
+        history = synth.history(n, years=years)
+        prof = cProfile.Profile()
+        prof.enable()
+        pack = load_pack(folder)
+        score(pack, history, pd.Timestamp(history["date"].max()), Scoring(), weeks=weeks)
+        prof.disable()
+    buf = io.StringIO()
+    stats = pstats.Stats(prof, stream=buf)
+    stats.sort_stats("tottime").print_stats(top)
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
+    start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
+    return {"total_s": stats.total_tt, "lines": lines[start:start + top + 1]}
+
+
+def section_profile(quick: bool) -> None:
+    n, years, weeks = (100, 2, 104) if quick else (2000, 10, 520)
+    out(f"## 5. Profile of the slowest path: load + score of {n:,} indicators (cProfile, by own time)")
+    doc = child(["profile", "--n", str(n), "--years", str(years), "--weeks", str(weeks), "--top", "12"])
+    out(f"  command: {doc['_cmd']}")
+    out(f"  total under the profiler: {doc['total_s']:.2f} s")
+    for line in doc["lines"]:
+        out("    " + line.replace(str(REPO) + "/", "").replace(sys.prefix + "/", "")[:150])
+    out()
+
+
+# ---------------------------------------------------------------- main
+
+SECTIONS = ("startup", "scale", "store", "ingest", "profile")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes: checks that every section runs")
+    ap.add_argument("--only", help=f"comma-separated sections: {','.join(SECTIONS)}")
+    ap.add_argument("--repeat", type=int, help="rounds of child processes per scale/store size "
+                    "(default: scale 3, store 2; quick 1)")
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--years", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--weeks", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--indicators", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--rows", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--top", type=int, default=12, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    if args.child:
+        doc = {"scale": lambda: child_scale(args.n, args.years, args.weeks),
+               "store": lambda: child_store(args.indicators, args.rows),
+               "profile": lambda: child_profile(args.n, args.years, args.weeks, args.top)}[args.child]()
+        print(json.dumps(doc))
+        return 0
+    sections = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        ap.error(f"unknown section {', '.join(unknown)}; expected {', '.join(SECTIONS)}")
+    global QUICK
+    QUICK = args.quick
+    rounds = args.repeat or (1 if args.quick else 3)
+    repeat = args.repeat or (1 if args.quick else 2)
+    command = shown(["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])
+    started = time.perf_counter()
+    out(f"# tracker benchmarks{' (quick)' if args.quick else ''}")
+    out(f"command: {command}")
+    out(f"python: {sys.executable} ({sys.version.split()[0]}), {os.cpu_count()} CPUs, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, load average {load_average()}")
+    out()
+    if "startup" in sections:
+        section_startup(args.quick)
+    if "scale" in sections:
+        section_scale(args.quick, rounds)
+    if "store" in sections:
+        section_store(args.quick, repeat)
+    if "ingest" in sections:
+        section_ingest(args.quick)
+    if "profile" in sections:
+        section_profile(args.quick)
+    out(f"## Summary ({time.perf_counter() - started:.0f} s; load average at the end {load_average()})")
+    out()
+    out("```")
+    out(command)
+    out("```")
+    out()
+    out("| figure | measured | target | met |")
+    out("|---|---|---|---|")
+    for r in ROWS:
+        met = "—" if r.met is None else ("yes" if r.met else "**no**")
+        out(f"| {r.figure} | {r.measured} | {r.target} | {met} |")
+    return 1 if args.strict and any(r.met is False for r in ROWS) else 0
+
+
+if __name__ == "__main__":
+    _ensure_tracker_python()
+    sys.exit(main())
