@@ -148,25 +148,30 @@ def yoy(s: pd.Series, how: str = "pct", tolerance: str = "20d") -> pd.Series:
 
     tol = pd.Timedelta(days=parse_days(tolerance))
     index = s.index
-    if (len(s) and isinstance(index, pd.DatetimeIndex) and index.tz is None and not index.hasnans
-            and index.is_monotonic_increasing and index.is_unique):
-        # merge_asof(direction="nearest", tolerance) done with two binary searches: the same
-        # match (a tie goes to the earlier date, as in pandas) at a fraction of the cost.
+    if (len(s) and s.dtype == np.float64 and isinstance(index, pd.DatetimeIndex) and index.tz is None
+            and not index.hasnans and index.is_monotonic_increasing and index.is_unique):
         past = index.to_numpy()
         year_ago = (index - pd.DateOffset(years=1)).to_numpy()
-        last = len(past) - 1
-        before = np.searchsorted(past, year_ago, side="right") - 1
-        after = np.searchsorted(past, year_ago, side="left")
-        gap_before = year_ago - past[np.clip(before, 0, last)]
-        gap_after = past[np.clip(after, 0, last)] - year_ago
-        use_before = (before >= 0) & ((after > last) | (gap_before <= gap_after))
-        match = np.where(use_before, before, after)
-        gap = np.where(use_before, gap_before, gap_after)
-        found = ((before >= 0) | (after <= last)) & (gap <= tol.to_timedelta64())
-        x = pd.Series(s.to_numpy(), index=index)
-        y = pd.Series(np.where(found, s.to_numpy(dtype=float)[np.clip(match, 0, last)], np.nan), index=index)
-        out = x - y if how == "diff" else 100.0 * (x - y) / y.abs()
-        return out.replace([np.inf, -np.inf], np.nan).dropna().rename(s.name)
+        if (year_ago[1:] > year_ago[:-1]).all():
+            # merge_asof(direction="nearest", tolerance) as two binary searches: the same match
+            # (a tie goes to the earlier date, as in pandas) at a fraction of the cost. With no
+            # two dates a year back alike, pandas keeps the rows in order, so its result is
+            # the index masked as below (a leap day and the 28th take the pandas path).
+            last = len(past) - 1
+            before = np.searchsorted(past, year_ago, side="right") - 1
+            after = np.searchsorted(past, year_ago, side="left")
+            gap_before = year_ago - past[np.clip(before, 0, last)]
+            gap_after = past[np.clip(after, 0, last)] - year_ago
+            use_before = (before >= 0) & ((after > last) | (gap_before <= gap_after))
+            match = np.where(use_before, before, after)
+            gap = np.where(use_before, gap_before, gap_after)
+            found = ((before >= 0) | (after <= last)) & (gap <= tol.to_timedelta64())
+            x = s.to_numpy()
+            y = np.where(found, x[np.clip(match, 0, last)], np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = x - y if how == "diff" else 100.0 * (x - y) / np.abs(y)
+            keep = np.isfinite(out)
+            return pd.Series(out[keep], index=index[keep], name=s.name)
     here = pd.DataFrame({"t": s.index - pd.DateOffset(years=1), "x": s.to_numpy()}, index=s.index)
     past = pd.DataFrame({"t": s.index, "y": s.to_numpy()})
     merged = pd.merge_asof(here.sort_values("t"), past, on="t", direction="nearest", tolerance=tol)
@@ -220,7 +225,8 @@ def _apply_leading_on_arrays(s: pd.Series, steps: list[Mapping[str, Any]]) -> tu
 
     Scoring a large pack runs the chain once per indicator and vintage; a pandas object per
     step (index construction, alignment, dropna) was most of that time. The series returned is
-    the one the pandas steps give: same values, dates, index unit and names."""
+    the one the pandas steps give: same values and the same index (dates, unit, name, freq) —
+    a step that drops points selects from the index with the mask dropna would use."""
     index = s.index
     if not (steps and s.dtype.kind == "f" and isinstance(index, pd.DatetimeIndex) and index.tz is None
             and not index.hasnans and next(iter(steps[0])) in _ARRAY_STEPS):
@@ -230,53 +236,54 @@ def _apply_leading_on_arrays(s: pd.Series, steps: list[Mapping[str, Any]]) -> tu
     if (days != stamps).any():
         return s, steps
     values = s.to_numpy()
-    done, resampled = 0, False
+    kept: pd.Index | None = index   # None once a resample has made new period labels
+    done = 0
     for step in steps:
         name, params = next(iter(step.items()))
         fast = _ARRAY_STEPS.get(name)
         result = fast(days, values, **dict(params or {})) if fast is not None else None
         if result is None:
             break
-        days, values = result
+        days, values, mask = result
+        kept = None if mask is None or kept is None else kept[mask]
         done += 1
-        resampled = resampled or name == "resample"
     if not done:
         return s, steps
-    unit = "s" if resampled else np.datetime_data(stamps.dtype)[0]
-    out_index = pd.DatetimeIndex(days.astype(f"datetime64[{unit}]"), name=None if resampled else index.name)
+    out_index = kept if kept is not None else pd.DatetimeIndex(days.astype("datetime64[s]"))
     return pd.Series(values, index=out_index, name=s.name), list(steps[done:])
 
 
-def _resample_arrays(days: np.ndarray, values: np.ndarray, freq: str,
-                     how: str = "last") -> tuple[np.ndarray, np.ndarray] | None:
+ArrayStep = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+"""(dates, values, mask of the input points kept — None when the dates are new labels)"""
+
+
+def _resample_arrays(days: np.ndarray, values: np.ndarray, freq: str, how: str = "last") -> ArrayStep | None:
     labels = _period_end_days(days, freq)
     if labels is None or how == "median":
         return None
-    return _reduce_arrays(values.astype(float, copy=False), labels, how)
+    ends, out = _reduce_arrays(values.astype(float, copy=False), labels, how)
+    return ends, out, None
 
 
-def _change_arrays(days: np.ndarray, values: np.ndarray, periods: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def _change_arrays(days: np.ndarray, values: np.ndarray, periods: int = 1) -> ArrayStep:
     """s.diff(periods).dropna()"""
-    if periods >= len(values):
-        return days[:0], values[:0].astype(float)
     with np.errstate(invalid="ignore"):
-        out = values[periods:] - values[:-periods]
+        out = np.concatenate((np.full(min(periods, len(values)), np.nan), values[periods:] - values[:-periods]))
     keep = ~np.isnan(out)
-    return days[periods:][keep], out[keep]
+    return days[keep], out[keep], keep
 
 
-def _pct_change_arrays(days: np.ndarray, values: np.ndarray, periods: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def _pct_change_arrays(days: np.ndarray, values: np.ndarray, periods: int = 1) -> ArrayStep:
     """pct_change above: 100·(x − x₋ₚ)/|x₋ₚ|, infinities and NaN dropped."""
-    if periods >= len(values):
-        return days[:0], values[:0].astype(float)
     prev = values[:-periods]
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = 100.0 * (values[periods:] - prev) / np.abs(prev)
+        out = np.concatenate((np.full(min(periods, len(values)), np.nan),
+                              100.0 * (values[periods:] - prev) / np.abs(prev)))
     keep = np.isfinite(out)
-    return days[periods:][keep], out[keep]
+    return days[keep], out[keep], keep
 
 
-_ARRAY_STEPS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray] | None]] = {
+_ARRAY_STEPS: dict[str, Callable[..., ArrayStep | None]] = {
     "resample": _resample_arrays, "change": _change_arrays, "pct_change": _pct_change_arrays,
 }
 
