@@ -125,7 +125,8 @@ def _fetch(ctx: Context, ind: Indicator, http: Any, keys: dict[str, str],
         except TrackerError as exc:
             outcome = {"error": str(exc)}
         except Exception as exc:  # noqa: BLE001 — a connector bug must not stop the other sources
-            log.error("source %s crashed:\n%s", ind.id, masked("".join(traceback.format_exception(exc)), keys))
+            trace = "".join(traceback.format_exception(exc))
+            log.error("source %s crashed:\n%s", ind.id, masked(trace, keys))
             outcome = {"error": f"{ind.source.kind} connector failed unexpectedly: {type(exc).__name__}: {exc}"}
     if "error" in outcome:
         outcome["error"] = masked(outcome["error"], keys)
