@@ -7,6 +7,7 @@ Heavy modules (pandas, requests, matplotlib) are imported inside the commands th
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -40,7 +41,10 @@ def boundary(fn: Callable[..., int | None]) -> Callable[..., None]:
             code = 130
         except Exception as exc:  # noqa: BLE001 — the last resort: never a raw traceback
             log = Path("tracker-crash.log")
-            log.write_text(traceback.format_exc())
+            # Owner-only, like the store and the log: a traceback can show paths and data.
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(traceback.format_exc())
             click.echo(f"An unexpected error has occurred ({type(exc).__name__}). "
                        f"The details are in {log}; please include it in a bug report.", err=True)
             code = 1

@@ -174,6 +174,9 @@ def merge(previous: pd.DataFrame, fetched: pd.DataFrame, today: dt.date, ind: In
         new["value"] = pd.to_numeric(new["value"], errors="raise").astype(float)
         if not np.isfinite(new["value"].to_numpy()).all():
             raise ValueError("values must be finite numbers")
+    outside = new["date"][(new["date"].dt.year < 1900) | (new["date"].dt.year > 2200)]
+    if len(outside):
+        raise ValueError(f"date {outside.iloc[0].date()} is out of range (1900–2200)")
     if new["date"].duplicated().any():
         raise ValueError(f"duplicate date {new.loc[new['date'].duplicated(), 'date'].iloc[0].date()}")
     old = previous.set_index("date")

@@ -281,6 +281,8 @@ def _list(value: Any) -> list[Any]:
 
 def _seed_problem(path: Path, seed: str, needed: list[str]) -> str | None:
     """Why the seed file cannot be used, or None: it must exist and carry the columns."""
+    if not Path(seed).is_absolute() and ".." in Path(seed).parts:
+        return f"{seed} leaves the project folder; name a file inside it, or give an absolute path"
     try:
         if not path.is_file():
             return f"file not found: {seed} (seed paths start from the folder that holds the pack)"
