@@ -151,12 +151,11 @@ def _numeric_points(ind: Indicator, part: dict[str, np.ndarray], lookup: transfo
     dates, values = part["date"], part["value"]
     vis_raw = np.maximum.accumulate(np.maximum(part["published"], dates))
     keep = ~np.isnan(values)
-    series = pd.Series(values[keep], index=pd.DatetimeIndex(dates[keep].astype("datetime64[s]")))
-    feat = transforms.apply(series, ind.transforms, lookup) if ind.transforms else series
-    if feat.empty:
+    # transforms.apply on arrays: a pandas Series per indicator and step was most of the time.
+    labels, feat = transforms.apply_arrays(dates[keep], values[keep], ind.transforms, lookup)
+    if len(feat) == 0:
         empty = np.array([], dtype="datetime64[D]")
         return empty, np.array([]), empty, np.array([], dtype=np.int64), empty
-    labels = feat.index.to_numpy().astype("datetime64[D]")
     pos = np.clip(np.searchsorted(dates, labels, side="right") - 1, 0, len(dates) - 1)
     # A point that describes a period (resample) is visible once the period has ended and
     # every row up to it is published; a partial period would otherwise be scored as of
@@ -164,7 +163,7 @@ def _numeric_points(ind: Indicator, part: dict[str, np.ndarray], lookup: transfo
     vis = np.maximum(vis_raw[pos], labels)
     for other in transforms.depends_on(ind.transforms):
         vis = np.maximum(vis, _visible_in(lookup, other, labels))
-    return vis, feat.to_numpy(dtype=float), dates[pos], pos, dates[pos]
+    return vis, feat, dates[pos], pos, dates[pos]
 
 
 def _visible_in(lookup: transforms.Lookup | None, other: str, labels: np.ndarray) -> np.ndarray:

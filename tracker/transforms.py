@@ -219,6 +219,27 @@ def apply(s: pd.Series, steps: list[Mapping[str, Any]], lookup: Lookup | None = 
     return s.astype(float)
 
 
+def apply_arrays(days: np.ndarray, values: np.ndarray, steps: list[Mapping[str, Any]],
+                 lookup: Lookup | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """apply() for a series given as whole days (datetime64[D], sorted) and float values; returns
+    (days, values) as apply() on `pd.Series(values, DatetimeIndex(days as datetime64[s]))`
+    would, converted back. The scorer's path: no pandas object unless a step needs one."""
+    done = 0
+    for step in steps:
+        name, params = next(iter(step.items()))
+        fast = _ARRAY_STEPS.get(name)
+        result = fast(days, values, **dict(params or {})) if fast is not None else None
+        if result is None:
+            break
+        days, values, _ = result
+        done += 1
+    if done < len(steps):
+        series = apply(pd.Series(values, index=pd.DatetimeIndex(days.astype("datetime64[s]"))), list(steps[done:]),
+                       lookup)
+        return series.index.to_numpy().astype("datetime64[D]"), series.to_numpy(dtype=float)
+    return days, values.astype(float)
+
+
 def _apply_leading_on_arrays(s: pd.Series, steps: list[Mapping[str, Any]]) -> tuple[pd.Series, list[Mapping[str, Any]]]:
     """Run the leading steps that have an exact array form (resample to a calendar period,
     change, pct_change) on numpy arrays; return the series after them and the steps left.
