@@ -12,7 +12,7 @@ Sections:
      against a bare executemany / SELECT on the same columns with the same pragmas
   4. ingest: loopback `csv` sources with injected latency, `tracker ingest` concurrent
      against one by one, with the per-host limit checked by the servers
-  5. profile: where the time of the slowest path goes (cProfile, top functions)
+  5. profile: where the time of the slowest paths goes (cProfile, top functions)
 
 The Markdown table at the end is meant to be pasted into the README verbatim.
 Every measurement runs in a child process (`--child …`), so no state leaks between figures.
@@ -202,16 +202,13 @@ def section_startup(quick: bool) -> None:
 # ---------------------------------------------------------------- 2. scale
 
 def child_scale(n: int, years: int, weeks: int) -> dict:
-    import synth
-
-    t0 = time.perf_counter()
     import pandas as pd
+    import synth
 
     from tracker.config import Scoring
     from tracker.pack import load_pack
     from tracker.scoring import score
 
-    imports = time.perf_counter() - t0
     history = synth.history(n, years=years)
     rows = len(history)
     as_of = pd.Timestamp(history["date"].max())
@@ -228,7 +225,7 @@ def child_scale(n: int, years: int, weeks: int) -> dict:
     took, took_cpu = time.perf_counter() - t0, time.process_time() - c0
     assert result.post.shape == (weeks + 1, 3)
     return {"n": n, "rows": rows, "load_s": load, "score_s": took, "load_cpu_s": load_cpu,
-            "score_cpu_s": took_cpu, "imports_s": imports, "history_mb": rss_before,
+            "score_cpu_s": took_cpu, "history_mb": rss_before,
             "setup_peak_mb": setup_peak, "peak_rss_mb": peak_rss_mb() if reset else setup_peak,
             "peak_reset": reset, "grid": len(result.grid)}
 
@@ -475,27 +472,38 @@ def section_ingest(quick: bool) -> None:
 
 # ---------------------------------------------------------------- 5. profile
 
-def child_profile(n: int, years: int, weeks: int, top: int) -> dict:
+def child_profile(what: str, n: int, years: int, weeks: int, top: int) -> dict:
     import cProfile
+    import datetime as dt
     import io
     import pstats
 
-    import synth
-
     import pandas as pd
+    import synth
 
     from tracker.config import Scoring
     from tracker.pack import load_pack
     from tracker.scoring import score
+    from tracker.store import Store
 
+    prof = cProfile.Profile()
     with tempfile.TemporaryDirectory(prefix="tracker-bench-profile-") as tmp:
-        folder = synth.write_pack(Path(tmp), n)
-        history = synth.history(n, years=years)
-        prof = cProfile.Profile()
-        prof.enable()
-        pack = load_pack(folder)
-        score(pack, history, pd.Timestamp(history["date"].max()), Scoring(), weeks=weeks)
-        prof.disable()
+        if what == "scale":
+            folder = synth.write_pack(Path(tmp), n)
+            history = synth.history(n, years=years)
+            prof.enable()
+            pack = load_pack(folder)
+            score(pack, history, pd.Timestamp(history["date"].max()), Scoring(), weeks=weeks)
+            prof.disable()
+        else:
+            frames = synth.frames(n, 500)
+            with Store(Path(tmp) / "tracker.db") as store:
+                fetched = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
+                prof.enable()
+                for iid, frame in frames:
+                    store.write_vintage(iid, frame, fetched_at=fetched, origin="ingest")
+                store.as_of(dt.date(2026, 11, 22))
+                prof.disable()
     buf = io.StringIO()
     stats = pstats.Stats(prof, stream=buf)
     stats.sort_stats("tottime").print_stats(top)
@@ -505,13 +513,17 @@ def child_profile(n: int, years: int, weeks: int, top: int) -> dict:
 
 
 def section_profile(quick: bool) -> None:
-    n, years, weeks = (100, 2, 104) if quick else (2000, 10, 520)
-    out(f"## 5. Profile of the slowest path: load + score of {n:,} indicators (cProfile, by own time)")
-    doc = child(["profile", "--n", str(n), "--years", str(years), "--weeks", str(weeks), "--top", "12"])
-    out(f"  command: {doc['_cmd']}")
-    out(f"  total under the profiler: {doc['total_s']:.2f} s")
-    for line in doc["lines"]:
-        out("    " + line.replace(str(REPO) + "/", "").replace(sys.prefix + "/", "")[:150])
+    n, years, weeks, vintages = (100, 2, 104, 50) if quick else (2000, 10, 520, 500)
+    out("## 5. Profiles of the slowest paths (cProfile, functions by own time)")
+    for what, title, args in (
+            ("scale", f"load + score of {n:,} indicators × {years} y daily",
+             ["--n", str(n), "--years", str(years), "--weeks", str(weeks)]),
+            ("store", f"write_vintage of {vintages:,} vintages × 500 rows, then as_of", ["--n", str(vintages)])):
+        doc = child(["profile", "--what", what, *args, "--top", "10"])
+        out(f"  {title}: {doc['total_s']:.2f} s under the profiler")
+        out(f"  command: {doc['_cmd']}")
+        for line in doc["lines"]:
+            out("    " + line.replace(str(REPO) + "/", "").replace(sys.prefix + "/", "")[:150])
     out()
 
 
@@ -525,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes: checks that every section runs")
     ap.add_argument("--only", help=f"comma-separated sections: {','.join(SECTIONS)}")
     ap.add_argument("--repeat", type=int, help="rounds of child processes per scale/store size "
-                    "(default: scale 3, store 2; quick 1)")
+                    "(default: scale 5, store 3; quick 1)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -534,12 +546,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--indicators", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--rows", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--top", type=int, default=12, help=argparse.SUPPRESS)
+    ap.add_argument("--what", default="scale", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE))
     if args.child:
         doc = {"scale": lambda: child_scale(args.n, args.years, args.weeks),
                "store": lambda: child_store(args.indicators, args.rows),
-               "profile": lambda: child_profile(args.n, args.years, args.weeks, args.top)}[args.child]()
+               "profile": lambda: child_profile(args.what, args.n, args.years, args.weeks, args.top),
+               }[args.child]()
         print(json.dumps(doc))
         return 0
     sections = args.only.split(",") if args.only else list(SECTIONS)
@@ -548,8 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown section {', '.join(unknown)}; expected {', '.join(SECTIONS)}")
     global QUICK
     QUICK = args.quick
-    rounds = args.repeat or (1 if args.quick else 3)
-    repeat = args.repeat or (1 if args.quick else 2)
+    rounds = args.repeat or (1 if args.quick else 5)
+    repeat = args.repeat or (1 if args.quick else 3)
     command = shown(["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])
     started = time.perf_counter()
     out(f"# tracker benchmarks{' (quick)' if args.quick else ''}")

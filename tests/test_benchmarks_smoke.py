@@ -18,7 +18,7 @@ def test_quick_benchmark_prints_every_section() -> None:
     assert proc.returncode == 0, proc.stderr[-4000:]
     text = proc.stdout
     for heading in ("## 1. Start-up floor", "## 2. Scale", "## 3. Store", "## 4. Ingest",
-                    "## 5. Profile", "## Summary"):
+                    "## 5. Profiles", "## Summary"):
         assert heading in text, f"missing {heading!r} in:\n{text}"
     assert "| figure | measured | target | met |" in text
     assert "python benchmarks/run.py --quick" in text
