@@ -46,7 +46,7 @@ def _ensure_tracker_python() -> None:
         import tracker  # noqa: F401
     except ImportError:
         venv = REPO / ".venv" / "bin" / "python"
-        if venv.exists() and Path(sys.executable).resolve() != venv.resolve():
+        if venv.exists() and Path(sys.prefix).resolve() != (REPO / ".venv").resolve():
             os.execv(str(venv), [str(venv), *sys.argv])
         raise
 
