@@ -74,11 +74,12 @@ def ingest(ctx: Context, store: Store, ids: list[str] | None = None, progress: b
                        for i in chosen if i.source.kind == "manual"]
     keys = {name: os.environ[env] for name, env in ctx.config.keys.items() if os.environ.get(env)}
     limits: dict[str, threading.Semaphore] = {}
+    since = last_dates(store)
     http = make_http(ctx)
     try:
         with ThreadPoolExecutor(max_workers=ctx.config.http.workers) as pool:
             futures = {pool.submit(_fetch, ctx, i, http, keys, store.validators(i.id), limits,
-                                   last_date(store, i.id)): i for i in live}
+                                   since.get(i.id)): i for i in live}
             for n, fut in enumerate(as_completed(futures), start=1):
                 ind = futures[fut]
                 result = _store(store, ind, fut.result(), now)
@@ -89,14 +90,18 @@ def ingest(ctx: Context, store: Store, ids: list[str] | None = None, progress: b
     report.results.sort(key=lambda r: r["indicator"])
     store.record_sources(run_id, report.results)
     status = "partial" if report.failed else "ok"
-    store.finish_run(run_id, status, {"failed": report.failed,
-                                      "new": [r["indicator"] for r in report.results if r["status"] == "new"]})
+    new = [r["indicator"] for r in report.results if r["status"] == "new"]
+    store.finish_run(run_id, status, {"failed": report.failed, "new": new})
     return report
 
 
-def last_date(store: Store, iid: str) -> dt.date | None:
-    dates = store.latest(iid)["date"]
-    return dates.max().date() if len(dates) else None
+def last_dates(store: Store) -> dict[str, dt.date]:
+    """The latest observation date per indicator, in one query (sources may fetch only what
+    is newer)."""
+    rows = store.db.execute("""
+        SELECT v.indicator, MAX(o.date) FROM vintages v JOIN observations o ON o.vintage_id = v.id
+        WHERE v.id IN (SELECT MAX(id) FROM vintages GROUP BY indicator) GROUP BY v.indicator""")
+    return {iid: dt.date.fromisoformat(day) for iid, day in rows.fetchall()}
 
 
 def _host(ind: Indicator) -> str:
@@ -179,27 +184,21 @@ def merge(previous: pd.DataFrame, fetched: pd.DataFrame, today: dt.date, ind: In
         raise ValueError(f"date {outside.iloc[0].date()} is out of range (1900–2200)")
     if new["date"].duplicated().any():
         raise ValueError(f"duplicate date {new.loc[new['date'].duplicated(), 'date'].iloc[0].date()}")
-    old = previous.set_index("date")
-    same = new["date"].isin(old.index)
-    # Whole-column lists: pandas 3.1 refuses `mask_series[mask] = []` when nothing is masked
-    # (TypeError: Invalid value '[]' for dtype 'bool'), which every first ingest would hit.
-    unchanged = pd.Series([bool(s) and _eq(old.at[d, col], v)
-                           for s, d, v in zip(same, new["date"], new[col], strict=True)],
-                          index=new.index, dtype=bool)
-    published = pd.to_datetime(new["published"])
-    published = published.where(published.notna(), pd.Timestamp(today))
-    if unchanged.any():
-        published[unchanged] = [old.at[d, "published"] for d in new.loc[unchanged, "date"]]
+    prev = previous[["date", col, "published"]].rename(columns={col: "old", "published": "old_published"})
+    joined = new[["date", col]].merge(prev, on="date", how="left")   # keeps the order of `new`
+    if col == "value":
+        old_v, new_v = joined["old"].to_numpy(float), joined["value"].to_numpy(float)
+        unchanged = ~np.isnan(old_v) & np.isclose(old_v, new_v, rtol=1e-12, atol=0.0)
+    else:
+        unchanged = (joined["old"] == joined["level"]).fillna(False).to_numpy(bool)
+    published = pd.to_datetime(new["published"]).to_numpy(dtype="datetime64[ns]")
+    published = np.where(np.isnat(published), np.datetime64(today, "ns"), published)
+    published = np.where(unchanged, joined["old_published"].to_numpy(dtype="datetime64[ns]"), published)
+    published = pd.Series(published, index=new.index)
     new["published"] = published.where(published >= new["date"], new["date"])
     keep = previous[~previous["date"].isin(new["date"])]
     out = pd.concat([keep, new], ignore_index=True) if len(keep) else new
     return out.sort_values("date", ignore_index=True)
-
-
-def _eq(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return bool(np.isclose(a, b, rtol=1e-12, atol=0.0)) or (np.isnan(a) and np.isnan(b))
-    return bool(a == b)
 
 
 def _progress(enabled: bool, n: int, total: int, r: dict[str, Any]) -> None:
