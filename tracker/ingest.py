@@ -74,12 +74,12 @@ def ingest(ctx: Context, store: Store, ids: list[str] | None = None, progress: b
                        for i in chosen if i.source.kind == "manual"]
     keys = {name: os.environ[env] for name, env in ctx.config.keys.items() if os.environ.get(env)}
     limits: dict[str, threading.Semaphore] = {}
-    since = last_dates(store)
+    previous = store.latest_many([i.id for i in live])
     http = make_http(ctx)
     try:
         with ThreadPoolExecutor(max_workers=ctx.config.http.workers) as pool:
             futures = {pool.submit(_fetch, ctx, i, http, keys, store.validators(i.id), limits,
-                                   since.get(i.id)): i for i in live}
+                                   previous[i.id], now.date()): i for i in live}
             for n, fut in enumerate(as_completed(futures), start=1):
                 ind = futures[fut]
                 result = _store(store, ind, fut.result(), now)
@@ -95,15 +95,6 @@ def ingest(ctx: Context, store: Store, ids: list[str] | None = None, progress: b
     return report
 
 
-def last_dates(store: Store) -> dict[str, dt.date]:
-    """The latest observation date per indicator, in one query (sources may fetch only what
-    is newer)."""
-    rows = store.db.execute("""
-        SELECT v.indicator, MAX(o.date) FROM vintages v JOIN observations o ON o.vintage_id = v.id
-        WHERE v.id IN (SELECT MAX(id) FROM vintages GROUP BY indicator) GROUP BY v.indicator""")
-    return {iid: dt.date.fromisoformat(day) for iid, day in rows.fetchall()}
-
-
 def _host(ind: Indicator) -> str:
     url = getattr(ind.source, "url", "") or ""
     return (urlsplit(url).hostname or ind.source.kind).lower()
@@ -111,8 +102,10 @@ def _host(ind: Indicator) -> str:
 
 def _fetch(ctx: Context, ind: Indicator, http: Any, keys: dict[str, str],
            validators: dict[str, dict[str, str]], limits: dict[str, threading.Semaphore],
-           since: dt.date | None) -> dict[str, Any]:
-    """Runs on a worker thread: fetch only, never touch the store."""
+           previous: pd.DataFrame, today: dt.date) -> dict[str, Any]:
+    """Runs on a worker thread: fetch and merge with the previous snapshot, never touch the
+    store (the calling thread is the one writer)."""
+    since = previous["date"].max().date() if len(previous) else None
     host = _host(ind)
     sem = limits.setdefault(host, threading.Semaphore(ctx.config.http.per_host))
     started = time.monotonic()
@@ -122,7 +115,9 @@ def _fetch(ctx: Context, ind: Indicator, http: Any, keys: dict[str, str],
                             env=os.environ, validators=dict(validators), indicator=ind.id, since=since)
         try:
             frame = fetcher(ind.source.kind).fetch(ind.source, fctx)
-            outcome: dict[str, Any] = {"frame": frame}
+            outcome: dict[str, Any] = {"frame": merge(previous, frame, today, ind)}
+        except (ValueError, KeyError, TypeError) as exc:
+            outcome = {"error": f"{ind.source.kind}: unusable data: {exc}"}
         except NotModified:
             outcome = {"not_modified": True}
         except SourceError as exc:
@@ -156,10 +151,7 @@ def _store(store: Store, ind: Indicator, outcome: dict[str, Any], now: dt.dateti
         return {**base, "status": "failed", "error": outcome["error"]}
     if outcome.get("not_modified"):
         return {**base, "status": "unchanged"}
-    try:
-        frame = merge(store.latest(ind.id), outcome["frame"], now.date(), ind)
-    except (ValueError, KeyError, TypeError) as exc:
-        return {**base, "status": "failed", "error": f"{ind.source.kind}: unusable data: {exc}"}
+    frame = outcome["frame"]
     changed = store.write_vintage(ind.id, frame, fetched_at=now, origin="ingest")
     if outcome["validators"]:
         store.save_validators(ind.id, outcome["validators"])
@@ -171,33 +163,43 @@ def merge(previous: pd.DataFrame, fetched: pd.DataFrame, today: dt.date, ind: In
 
     A row we already had keeps its `published` date; a new or revised row is dated as
     published today unless the source says when — so a backtest never sees it earlier.
+    Plain arrays throughout: this runs on the one writer thread once per source, so its cost
+    bounds how fast a large ingest can go.
     """
     col = "level" if ind.kind == "ordinal" else "value"
-    new = fetched.reindex(columns=OBS_COLUMNS).copy()
-    new["date"] = pd.to_datetime(new["date"]).dt.normalize()
-    if col == "value":
-        new["value"] = pd.to_numeric(new["value"], errors="raise").astype(float)
-        if not np.isfinite(new["value"].to_numpy()).all():
-            raise ValueError("values must be finite numbers")
-    outside = new["date"][(new["date"].dt.year < 1900) | (new["date"].dt.year > 2200)]
-    if len(outside):
-        raise ValueError(f"date {outside.iloc[0].date()} is out of range (1900–2200)")
-    if new["date"].duplicated().any():
-        raise ValueError(f"duplicate date {new.loc[new['date'].duplicated(), 'date'].iloc[0].date()}")
-    prev = previous[["date", col, "published"]].rename(columns={col: "old", "published": "old_published"})
-    joined = new[["date", col]].merge(prev, on="date", how="left")   # keeps the order of `new`
-    if col == "value":
-        old_v, new_v = joined["old"].to_numpy(float), joined["value"].to_numpy(float)
-        unchanged = ~np.isnan(old_v) & np.isclose(old_v, new_v, rtol=1e-12, atol=0.0)
-    else:
-        unchanged = (joined["old"] == joined["level"]).fillna(False).to_numpy(bool)
-    published = pd.to_datetime(new["published"]).to_numpy(dtype="datetime64[ns]")
-    published = np.where(np.isnat(published), np.datetime64(today, "ns"), published)
-    published = np.where(unchanged, joined["old_published"].to_numpy(dtype="datetime64[ns]"), published)
-    published = pd.Series(published, index=new.index)
-    new["published"] = published.where(published >= new["date"], new["date"])
-    keep = previous[~previous["date"].isin(new["date"])]
-    out = pd.concat([keep, new], ignore_index=True) if len(keep) else new
+    new = fetched.reindex(columns=OBS_COLUMNS)
+    dates = pd.to_datetime(new["date"]).to_numpy().astype("datetime64[D]")
+    values = new[col].to_numpy(dtype=float if col == "value" else object)
+    if col == "value" and not np.isfinite(values).all():
+        raise ValueError("values must be finite numbers")
+    years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
+    if ((years < 1900) | (years > 2200)).any():
+        raise ValueError(f"date {dates[(years < 1900) | (years > 2200)][0]} is out of range (1900–2200)")
+    ordered = np.sort(dates)
+    if (ordered[1:] == ordered[:-1]).any():
+        raise ValueError(f"duplicate date {ordered[1:][ordered[1:] == ordered[:-1]][0]}")
+    old_dates = previous["date"].to_numpy().astype("datetime64[D]")       # sorted (Store.latest)
+    at = np.clip(np.searchsorted(old_dates, dates), 0, max(len(old_dates) - 1, 0))
+    had = (at < len(old_dates)) & (old_dates[at] == dates) if len(old_dates) else np.zeros(len(dates), bool)
+    unchanged = had.copy()
+    if len(old_dates):
+        old_values = previous[col].to_numpy(dtype=float if col == "value" else object)[at]
+        same = (np.isclose(old_values.astype(float), values, rtol=1e-12, atol=0.0) if col == "value"
+                else old_values == values)
+        unchanged &= same
+    published = pd.to_datetime(new["published"]).to_numpy().astype("datetime64[D]")
+    published = np.where(np.isnat(published), np.datetime64(today, "D"), published)
+    if unchanged.any():
+        old_published = previous["published"].to_numpy().astype("datetime64[D]")[at]
+        published = np.where(unchanged, old_published, published)
+    rows = pd.DataFrame({"date": dates.astype("datetime64[s]"), "value": new["value"].to_numpy(dtype=float)
+                         if col == "value" else np.full(len(dates), np.nan),
+                         "level": new["level"].to_numpy(dtype=object),
+                         "published": np.maximum(published, dates).astype("datetime64[s]"),
+                         "source_url": new["source_url"].to_numpy(dtype=object),
+                         "note": new["note"].to_numpy(dtype=object)})
+    keep = previous[~np.isin(old_dates, dates)] if len(old_dates) else previous
+    out = pd.concat([keep, rows], ignore_index=True) if len(keep) else rows
     return out.sort_values("date", ignore_index=True)
 
 

@@ -193,6 +193,22 @@ class Store:
             "ORDER BY date", (row[0],))
         return _frame(cur.fetchall())
 
+    def latest_many(self, indicators: list[str]) -> dict[str, pd.DataFrame]:
+        """The newest snapshot of each indicator in one read (an ingest merges into all of them)."""
+        with self.snapshot() as db:
+            cur = db.execute("""
+                SELECT v.indicator, o.date, o.value, o.level, o.published, o.source_url, o.note
+                FROM observations o JOIN vintages v ON v.id = o.vintage_id
+                WHERE v.id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY indicator
+                               ORDER BY fetched_at DESC, id DESC) AS n FROM vintages) WHERE n = 1)
+                ORDER BY v.indicator, o.date""")
+            rows = cur.fetchall()
+        frame = pd.DataFrame(rows, columns=["indicator", *OBS_COLUMNS])
+        out = {}
+        for iid, part in frame.groupby("indicator", sort=False):
+            out[str(iid)] = _typed(part.drop(columns="indicator").reset_index(drop=True))
+        return {i: out.get(i, _frame([])) for i in indicators}
+
     def as_of(self, day: dt.date, indicators: list[str] | None = None) -> pd.DataFrame:
         """What was known at the end of `day`: per indicator the latest vintage fetched by then,
         and in it only observations dated and published on or before `day`."""
