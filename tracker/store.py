@@ -204,10 +204,16 @@ class Store:
                 ORDER BY v.indicator, o.date""")
             rows = cur.fetchall()
         frame = pd.DataFrame(rows, columns=["indicator", *OBS_COLUMNS])
+        ids = frame.pop("indicator").to_numpy()
+        frame = _typed(frame)                      # once for all rows, then cheap slices
         out = {}
-        for iid, part in frame.groupby("indicator", sort=False):
-            out[str(iid)] = _typed(part.drop(columns="indicator").reset_index(drop=True))
-        return {i: out.get(i, _frame([])) for i in indicators}
+        if len(ids):
+            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+            ends = np.r_[starts[1:], len(ids)]
+            out = {str(ids[a]): frame.iloc[a:b].reset_index(drop=True)
+                   for a, b in zip(starts, ends, strict=True)}
+        empty = frame.iloc[0:0]
+        return {i: out.get(i, empty) for i in indicators}
 
     def as_of(self, day: dt.date, indicators: list[str] | None = None) -> pd.DataFrame:
         """What was known at the end of `day`: per indicator the latest vintage fetched by then,
