@@ -356,7 +356,8 @@ def section_store(quick: bool, repeat: int) -> None:
     d = {k: min(x[k] for x in docs) for k in keys}
     n = docs[0]["rows"]
     bw, w, br, r = (n / d[k] for k in ("bare_write_s", "write_s", "bare_read_s", "read_s"))
-    out(f"  bare executemany:          {bw:>9,.0f} rows/s ({d['bare_write_s']:.2f} s, cpu {d['bare_write_cpu_s']:.2f} s)")
+    out(f"  bare executemany:          {bw:>9,.0f} rows/s "
+        f"({d['bare_write_s']:.2f} s, cpu {d['bare_write_cpu_s']:.2f} s)")
     out(f"  Store.write_vintage:       {w:>9,.0f} rows/s ({d['write_s']:.2f} s, cpu {d['write_cpu_s']:.2f} s; "
         f"{indicators:,} vintages, hash + insert)")
     out(f"  unchanged re-write:        {n / d['rewrite_s']:>9,.0f} rows/s ({d['rewrite_s']:.2f} s; hash and "
@@ -458,7 +459,7 @@ def section_ingest(quick: bool) -> None:
                 f"{beyond}")
             out(f"    concurrent: {conc['cmd']}  (config http: workers {workers}, per_host {per_host})")
             out(f"    one by one: {seq['cmd']}  (config http: workers 1)")
-            out(f"    max in flight per host (concurrent): "
+            out("    max in flight per host (concurrent): "
                 + ", ".join(f"{h} {conc['peak'].get(h, 0)}" for h in hosts)
                 + f"; requests served {conc['requests']}")
             target = 5.0 if sources >= 100 or quick else 3.0

@@ -178,7 +178,7 @@ class Store:
                 (indicator, iso_instant(fetched_at), origin, digest, count))
             vid = cur.lastrowid
             db.executemany("INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           zip(itertools.repeat(vid, count), *columns))
+                           zip(itertools.repeat(vid, count), *columns, strict=False))
         return True
 
     def latest(self, indicator: str) -> pd.DataFrame:
@@ -390,7 +390,7 @@ def _create_private(path: Path) -> None:
 
 def _rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     """The snapshot as SQL rows: ISO dates, floats, text, None for missing."""
-    return list(zip(*_prepare(frame)[0]))
+    return list(zip(*_prepare(frame)[0], strict=True))
 
 
 DATE_COLUMNS = ("date", "published")
@@ -429,7 +429,7 @@ def _prepare(frame: pd.DataFrame) -> tuple[list[list[Any]], str]:
         sql_cols.append(sql)
         json_cols.append(cells)
     # check_circular only guards against a list containing itself; these are lists of scalars.
-    text = json.dumps(list(zip(*json_cols)), default=str, separators=(",", ":"), check_circular=False)
+    text = json.dumps(list(zip(*json_cols, strict=True)), default=str, separators=(",", ":"), check_circular=False)
     return sql_cols, hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -496,7 +496,7 @@ def _prepare_slow(frame: pd.DataFrame) -> tuple[list[list[Any]], str]:
                      None if pd.isna(url) else str(url), None if pd.isna(note) else str(note)))
     canonical = f.astype(object).where(frame.notna(), None)
     text = json.dumps(canonical.values.tolist(), default=str, separators=(",", ":"))
-    columns = [list(c) for c in zip(*rows)] if rows else [[] for _ in OBS_COLUMNS]
+    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in OBS_COLUMNS]
     return columns, hashlib.sha256(text.encode()).hexdigest()
 
 
