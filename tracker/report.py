@@ -60,13 +60,24 @@ def indicator_rows(result: Result, t: int) -> list[dict[str, Any]]:
             "indicator": iid, "name": ind.name, "group": ind.group, "state": state,
             "bits": {s: _num(bits[i, k]) for k, s in enumerate(scen)},
             "change_bits": {s: _num(delta[i, k]) for k, s in enumerate(scen)},
-            "change_kind": ("new evidence" if new[i] else "fading") if np.abs(delta[i]).max() > 1e-9 else "none",
+            "change_kind": change_kind(result, i, t, delta[i], bool(new[i])),
             "fresh": bool(result.fresh[i, t]),
             "observation": observation(result, iid, t),
         })
     k = scen.index(headline)
     rows.sort(key=lambda r: -abs(r["change_bits"][scen[k]] or 0.0))
     return rows
+
+
+def change_kind(result: Result, i: int, t: int, delta: np.ndarray, new: bool) -> str:
+    """Why an indicator's contribution moved over the window: a new observation or level, a
+    signpost stalling (time without progress is evidence too), or old evidence fading."""
+    if np.abs(delta).max() <= 1e-9:
+        return "none"
+    w = t - result.window
+    if result.ordinal[i] and w >= 0 and result.rows[i, t] == result.rows[i, w]:
+        return "stalled"
+    return "new evidence" if new else "fading"
 
 
 def headline_scenario(result: Result, t: int) -> str:
