@@ -224,20 +224,29 @@ def apply_arrays(days: np.ndarray, values: np.ndarray, steps: list[Mapping[str, 
     """apply() for a series given as whole days (datetime64[D], sorted) and float values; returns
     (days, values) as apply() on `pd.Series(values, DatetimeIndex(days as datetime64[s]))`
     would, converted back. The scorer's path: no pandas object unless a step needs one."""
-    done = 0
+    days, values, masks = _leading_on_arrays(days, values, steps)
+    done = len(masks)
+    if done < len(steps):
+        series = apply(pd.Series(values, index=pd.DatetimeIndex(days.astype("datetime64[s]"))), list(steps[done:]),
+                       lookup)
+        return series.index.to_numpy().astype("datetime64[D]"), series.to_numpy(dtype=float)
+    return days, values.astype(float)
+
+
+def _leading_on_arrays(days: np.ndarray, values: np.ndarray, steps: list[Mapping[str, Any]]
+                       ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray | None]]:
+    """Run the leading steps that have an exact array form; return the arrays after them and
+    one mask per step run (None where a step made new labels), so len(masks) steps are done."""
+    masks: list[np.ndarray | None] = []
     for step in steps:
         name, params = next(iter(step.items()))
         fast = _ARRAY_STEPS.get(name)
         result = fast(days, values, **dict(params or {})) if fast is not None else None
         if result is None:
             break
-        days, values, _ = result
-        done += 1
-    if done < len(steps):
-        series = apply(pd.Series(values, index=pd.DatetimeIndex(days.astype("datetime64[s]"))), list(steps[done:]),
-                       lookup)
-        return series.index.to_numpy().astype("datetime64[D]"), series.to_numpy(dtype=float)
-    return days, values.astype(float)
+        days, values, mask = result
+        masks.append(mask)
+    return days, values, masks
 
 
 def _apply_leading_on_arrays(s: pd.Series, steps: list[Mapping[str, Any]]) -> tuple[pd.Series, list[Mapping[str, Any]]]:
@@ -256,18 +265,11 @@ def _apply_leading_on_arrays(s: pd.Series, steps: list[Mapping[str, Any]]) -> tu
     days = stamps.astype("datetime64[D]")
     if (days != stamps).any():
         return s, steps
-    values = s.to_numpy()
+    days, values, masks = _leading_on_arrays(days, s.to_numpy(), steps)
     kept: pd.Index | None = index   # None once a resample has made new period labels
-    done = 0
-    for step in steps:
-        name, params = next(iter(step.items()))
-        fast = _ARRAY_STEPS.get(name)
-        result = fast(days, values, **dict(params or {})) if fast is not None else None
-        if result is None:
-            break
-        days, values, mask = result
+    for mask in masks:
         kept = None if mask is None or kept is None else kept[mask]
-        done += 1
+    done = len(masks)
     if not done:
         return s, steps
     out_index = kept if kept is not None else pd.DatetimeIndex(days.astype("datetime64[s]"))
