@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib
 import logging
 import os
 import signal
@@ -152,9 +151,11 @@ def _run(ctx: Context, store: Store, run_id: int, now: dt.datetime, detail: dict
     detail["changes"] = compare(before, detail, ctx) if before else []
     detail["alerts"] = []
     if detail["changes"] and ctx.config.digest is not None:
+        from tracker import mail  # smtplib and email only when there is something to send
+
         subject, text = alert_message(ctx, before or {}, detail)
         try:
-            importlib.import_module("tracker.mail").send_alert(ctx.config, subject, text)
+            mail.send_alert(ctx.config, subject, text)
             detail["alerts"].append(subject)
             log.info("alert sent: %s", subject)
         except Exception as exc:  # noqa: BLE001 — a failed alert is recorded and retried, not fatal
