@@ -1,11 +1,9 @@
 """Loopback servers, a pack writer and CLI/store helpers for the `tracker ingest` tests.
 
-Two kinds of server, both real sockets on 127.0.0.x:
-- `Loopback`: a threaded pytest-httpserver whose every path is a `Route` we control (body,
-  ETag/Last-Modified with real 304 answers, a delay, one-shot scripted answers first). It
-  records each request (path, headers, start and end times) and how many were in flight at once.
-- `RawServer`: a bare TCP server for what no well-behaved HTTP server does (hang, trickle, reset
-  mid-body), dispatching on the request path.
+`Loopback` is a threaded pytest-httpserver on 127.0.0.x whose every path is a `Route` we
+control (body, ETag/Last-Modified with real 304 answers, a delay, one-shot scripted answers
+first). It records each request (path, headers, start and end times) and how many were in
+flight at once. Misbehaving servers (hang, trickle, reset mid-body) are `rawserver.RawServer`.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import json
 import re
 import socket
 import sqlite3
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -201,96 +198,6 @@ class Loopback:
 
 
 # ---------------------------------------------------------------- a raw TCP server for misbehaviour
-
-
-def read_request(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def head(length: int | None = None, ctype: str = "text/csv", status: str = "200 OK") -> bytes:
-    lines = [f"HTTP/1.1 {status}", f"Content-Type: {ctype}", "Connection: close"]
-    if length is not None:
-        lines.append(f"Content-Length: {length}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def reset(conn: socket.socket) -> None:
-    """Close with RST rather than FIN (SO_LINGER 0)."""
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    conn.close()
-
-
-RawHandler = Callable[[socket.socket, "RawServer"], None]
-
-
-class RawServer:
-    """TCP on 127.0.0.1: each connection's request line picks a handler from `paths`."""
-
-    def __init__(self, paths: dict[str, RawHandler]) -> None:
-        self.paths = paths
-        self.stop = threading.Event()
-        self.requests: list[tuple[str, float]] = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(32)
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def count(self, path: str) -> int:
-        return sum(p == path for p, _ in self.requests)
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.conns.append(conn)
-            worker = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self.threads.append(worker)
-            worker.start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        try:
-            conn.settimeout(10)
-            request = read_request(conn)
-            parts = request.split(b" ", 2)
-            path = parts[1].decode().split("?")[0] if len(parts) > 1 else ""
-            self.requests.append((path, time.monotonic()))
-            handler = self.paths.get(path)
-            if handler is None:
-                conn.sendall(head(9, "text/plain", "404 Not Found") + b"no route\n")
-            else:
-                handler(conn, self)
-        except OSError:
-            pass  # the client gave up first: that is what most of these tests are about
-        finally:
-            conn.close()
-
-    def __enter__(self) -> RawServer:
-        self.threads[0].start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for conn in self.conns:
-            conn.close()
-        for thread in self.threads:
-            thread.join(timeout=5)
-        self.sock.close()
 
 
 def closed_port() -> int:

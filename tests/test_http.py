@@ -4,12 +4,12 @@ sockets for what no well-behaved server does (hang, trickle, reset, lie about th
 from __future__ import annotations
 
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from rawserver import RawServer, head, reset
 from werkzeug import Response as WResponse
 
 from tracker import __version__
@@ -57,80 +57,6 @@ def make_client(fake: FakeTime) -> Iterator[Callable[..., HttpClient]]:
     yield make
     for client in made:
         client.close()
-
-
-class RawServer:
-    """A TCP server on 127.0.0.1 that hands each connection to `handler(conn, server)`."""
-
-    def __init__(self, handler: Callable[[socket.socket, RawServer], None]) -> None:
-        self.handler = handler
-        self.stop = threading.Event()
-        self.requests: list[bytes] = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.05)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.conns: list[socket.socket] = []
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.conns.append(conn)
-            worker = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self.threads.append(worker)
-            worker.start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        try:
-            conn.settimeout(5)
-            self.requests.append(read_request(conn))
-            self.handler(conn, self)
-        except OSError:
-            pass  # the client gave up first: that is what most of these tests are about
-        finally:
-            conn.close()
-
-    def __enter__(self) -> RawServer:
-        self.threads[0].start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for conn in self.conns:
-            conn.close()
-        for thread in self.threads:
-            thread.join(timeout=5)
-        self.sock.close()
-
-
-def read_request(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def head(length: int | None = None, ctype: str = "text/csv") -> bytes:
-    lines = ["HTTP/1.1 200 OK", f"Content-Type: {ctype}", "Connection: close"]
-    if length is not None:
-        lines.append(f"Content-Length: {length}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def reset(conn: socket.socket) -> None:
-    """Close with RST rather than FIN (SO_LINGER 0)."""
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    conn.close()
 
 
 # ---------------------------------------------------------------- happy path, headers
@@ -252,7 +178,7 @@ def test_server_that_never_answers_times_out(make_client) -> None:
     with RawServer(lambda conn, srv: srv.stop.wait(10)) as srv:
         started = time.monotonic()
         with pytest.raises(SourceError, match=r"no answer within 0.5 s \(after 2 attempts\)"):
-            make_client(timeout=(1.0, 0.5), retries=1, backoff=0.01).get(srv.url + "/hang")
+            make_client(timeout=(1.0, 0.5), retries=1, backoff=0.01).get(srv.url() + "/hang")
     assert time.monotonic() - started < 3
     assert len(srv.requests) == 2
 
@@ -261,7 +187,7 @@ def test_scoped_deadline_bounds_a_hang(make_client) -> None:
     with RawServer(lambda conn, srv: srv.stop.wait(10)) as srv:
         started = time.monotonic()
         with pytest.raises(SourceError, match=r"no answer within 0.5 s .*within the 0.5 s deadline\)$"):
-            make_client(timeout=(5.0, 5.0), deadline=60.0).with_deadline(0.5).get(srv.url + "/hang")
+            make_client(timeout=(5.0, 5.0), deadline=60.0).with_deadline(0.5).get(srv.url() + "/hang")
     assert time.monotonic() - started < 2
 
 
@@ -274,7 +200,7 @@ def test_trickling_server_fails_at_the_deadline(make_client) -> None:
     with RawServer(trickle) as srv:
         started = time.monotonic()
         with pytest.raises(SourceError, match=r"body not complete within the 2 s deadline \(\d bytes read\)"):
-            make_client(timeout=(1.0, 5.0), deadline=2.0).get(srv.url + "/slow")
+            make_client(timeout=(1.0, 5.0), deadline=2.0).get(srv.url() + "/slow")
         elapsed = time.monotonic() - started
     assert 1.5 < elapsed < 3.0
 
@@ -289,7 +215,7 @@ def test_reset_mid_body_is_retried(make_client) -> None:
             conn.sendall(head(5) + b"hello")
 
     with RawServer(flaky) as srv:
-        assert make_client().get(srv.url + "/r").content == b"hello"
+        assert make_client().get(srv.url() + "/r").content == b"hello"
     assert len(srv.requests) == 2
 
 
@@ -307,7 +233,7 @@ def test_reset_mid_body_every_time_is_reported(make_client) -> None:
             r"\d+ bytes .*\(after 2 attempts\)",
         ),
     ):
-        make_client(retries=1).get(srv.url + "/r")
+        make_client(retries=1).get(srv.url() + "/r")
 
 
 def test_body_shorter_than_its_content_length_is_an_error(make_client) -> None:
@@ -322,7 +248,7 @@ def test_body_shorter_than_its_content_length_is_an_error(make_client) -> None:
             r"\(IncompleteRead: 23 bytes read, 27 more",
         ),
     ):
-        make_client(retries=0).get(srv.url + "/short.csv")
+        make_client(retries=0).get(srv.url() + "/short.csv")
 
 
 # ---------------------------------------------------------------- size cap, content, JSON
@@ -414,7 +340,7 @@ def test_redact_url() -> None:
 def test_key_header_is_dropped_on_a_redirect_to_another_host(httpserver, make_client) -> None:
     with RawServer(lambda conn, srv: conn.sendall(head(2) + b"ok")) as srv:
         httpserver.expect_request("/moved").respond_with_data(
-            "", status=302, headers={"Location": srv.url + "/new"}
+            "", status=302, headers={"Location": srv.url() + "/new"}
         )
         resp = make_client().get(
             httpserver.url_for("/moved"), headers={"Ocp-Apim-Subscription-Key": "K", "Accept": "text/csv"}

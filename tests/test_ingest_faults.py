@@ -19,18 +19,16 @@ from pathlib import Path
 import pytest
 from ingest_helpers import (
     Loopback,
-    RawServer,
     cli,
     csv_text,
-    head,
     query,
-    reset,
     sample,
     sample_json,
     sipri_answer,
     vintage_counts,
     write_project,
 )
+from rawserver import RawServer, head, reset
 from werkzeug import Response as WResponse
 
 from tracker.cli_ingest import summary_table

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 import pytest
-from test_http import RawServer, head
+from rawserver import RawServer, head
 
 from tracker.http import HttpClient
 from tracker.pack_schema import CsvSource, JsonSource
@@ -97,8 +97,8 @@ def test_csv_renamed_column_non_numeric_and_duplicates(httpserver, ctx) -> None:
 def test_csv_truncated_download(ctx) -> None:
     body = CSV.encode()
     with RawServer(lambda conn, srv: conn.sendall(head(len(body) + 40) + body[:-6])) as srv:
-        with pytest.raises(SourceError, match=rf"^csv {srv.url}/t.csv: GET .*connection broken mid-body"):
-            fetch(CsvSource(kind="csv", url=srv.url + "/t.csv", date="period", value="usd_bn"), ctx)
+        with pytest.raises(SourceError, match=rf"^csv {srv.url()}/t.csv: GET .*connection broken mid-body"):
+            fetch(CsvSource(kind="csv", url=srv.url() + "/t.csv", date="period", value="usd_bn"), ctx)
 
     def cut(conn: socket.socket, srv: RawServer) -> None:  # no length: the close ends the body
         conn.sendall(head(None) + body[:-10])
@@ -111,7 +111,7 @@ def test_csv_truncated_download(ctx) -> None:
             r"the data looks truncated$",
         ),
     ):
-        fetch(CsvSource(kind="csv", url=srv.url + "/t.csv", date="period", value="usd_bn"), ctx)
+        fetch(CsvSource(kind="csv", url=srv.url() + "/t.csv", date="period", value="usd_bn"), ctx)
 
 
 def test_csv_declared_latin1_is_decoded(httpserver, ctx) -> None:
