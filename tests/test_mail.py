@@ -4,8 +4,6 @@ sending, and errors that are clear and never carry the password."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 import smtplib
 import socket
@@ -19,8 +17,8 @@ from typing import Any
 
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from smtpserver import free_port, smtp_server
 from test_digest import SCRIPT_NOTE, WEEK, Site, make_site, score_json, table_probabilities
 
 from tracker import mail
@@ -29,20 +27,6 @@ from tracker.errors import InputError, TrackerError
 
 USER, PASSWORD = "digest-bot", "s3cret-Pa55word!"
 W = "2025-06-02"
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps what arrived."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted for delivery"
-
-    def parsed(self, n: int = -1) -> EmailMessage:
-        return email.message_from_bytes(self.messages[n][2], policy=email.policy.default)
 
 
 class Auth:
@@ -58,23 +42,6 @@ class Auth:
             return AuthResult(success=True)
         return AuthResult(success=False, handled=False,
                           message=f"535 5.7.8 no such user/password: {data.password.decode()}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def smtp_server(**kw: Any) -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, **kw)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import os
 import signal
-import socket
 import sqlite3
 import stat
 import subprocess
@@ -21,6 +18,7 @@ import pytest
 import yaml
 from packbuilder import numeric, scenarios, write_pack
 from pytest_httpserver import HTTPServer
+from smtpserver import free_port, smtp_server
 from werkzeug import Request, Response
 
 from tracker import nightly, service
@@ -83,30 +81,10 @@ def site(tmp_path: Path, httpserver: HTTPServer):
     return path, httpserver
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 — aiosmtpd's hook name
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp():
-    from aiosmtpd.controller import Controller
-
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller.port, sink
-    controller.stop()
+    with smtp_server() as (inbox, port):
+        yield port, inbox
 
 
 def digest_config(port: int) -> dict:
@@ -229,9 +207,8 @@ def test_a_changed_state_is_alerted_by_email_with_its_evidence(tmp_path, httpser
     serve_csv(httpserver, HIGH)
     assert nightly.run_nightly(ctx, now=NIGHT2) == 0
     assert len(sink.messages) == 1
-    env = sink.messages[0]
-    assert env.rcpt_tos == ["analysts@example.org"]
-    msg = email.message_from_bytes(env.content, policy=email.policy.default)
+    assert sink.messages[0][1] == ["analysts@example.org"]
+    msg = sink.parsed(0)
     assert msg["Subject"] == "tracker alert: Test pack: gauge low → high"
     body = msg.get_content()
     assert "gauge (Indicator gauge): low → high" in body

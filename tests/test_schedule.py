@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.triggers.cron import CronTrigger
 from packbuilder import numeric, scenarios, write_pack
 from pytest_httpserver import HTTPServer
+from smtpserver import smtp_server
 from werkzeug import Request, Response
 
 from tracker import nightly, schedule, service
@@ -232,29 +232,10 @@ def test_job_errors_and_skips_are_recorded_as_scheduler_runs(tmp_path, httpserve
     assert [req.path for req, _ in httpserver.log] == ["/ping/fail", "/ping/fail"]
 
 
-class _Inbox:
-    """aiosmtpd handler that keeps what arrived."""
-
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 — aiosmtpd's hook name
-        self.messages.append(envelope.content)
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_port():
-    from aiosmtpd.controller import Controller
-
-    inbox = _Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, inbox
-    controller.stop()
+    with smtp_server() as (inbox, port):
+        yield port, inbox
 
 
 def digest_ctx(tmp_path: Path, port: int):

@@ -26,7 +26,6 @@ import inspect
 import json
 import os
 import re
-import socket
 import ssl
 import stat
 import subprocess
@@ -39,7 +38,6 @@ from typing import Any
 import pytest
 import trustme
 import yaml
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from reliability_helpers import (
     CLI,
@@ -51,6 +49,7 @@ from reliability_helpers import (
     tracker,
     write_project,
 )
+from smtpserver import Inbox, smtp_server
 
 from tracker.config import Http, Smtp, load_config
 from tracker.errors import ProblemsError
@@ -87,39 +86,22 @@ class Refuse:
                           message=f"535 5.7.8 bad credentials {data.login.decode()}/{data.password.decode()}")
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(envelope.content)
-        return "250 OK"
-
-
 @pytest.fixture(scope="module")
 def ca() -> trustme.CA:
     return trustme.CA()
 
 
 @pytest.fixture
-def relay(ca: trustme.CA, tmp_path: Path) -> Iterator[tuple[int, str, Refuse, Sink]]:
+def relay(ca: trustme.CA, tmp_path: Path) -> Iterator[tuple[int, str, Refuse, Inbox]]:
     """STARTTLS relay on 127.0.0.1 with a private CA (its file given as ca_file), AUTH refused."""
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_ctx)
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    refuse, sink = Refuse(), Sink()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    controller = Controller(sink, hostname="127.0.0.1", port=port, tls_context=server_ctx,
-                            require_starttls=True, authenticator=refuse, auth_require_tls=True,
-                            auth_required=True)
-    controller.start()
-    try:
-        yield port, str(ca_file), refuse, sink
-    finally:
-        controller.stop()
+    refuse = Refuse()
+    with smtp_server(tls_context=server_ctx, require_starttls=True, authenticator=refuse,
+                     auth_require_tls=True, auth_required=True) as (inbox, port):
+        yield port, str(ca_file), refuse, inbox
 
 
 # ---------------------------------------------------------------- (a) secrets
