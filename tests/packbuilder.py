@@ -24,8 +24,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from tracker.config import Config, load_config
+from tracker import pack_schema
+from tracker.config import load_config
+from tracker.config_types import Config
 from tracker.pack import Pack, load_pack
+from tracker.pack_types import Indicator, ScenarioSet
+from tracker.records import from_model
 
 RATIONALE = "A test indicator: its numbers are chosen to make the arithmetic easy to follow."
 
@@ -55,6 +59,15 @@ def ordinal(iid: str, group: str, levels: list[str], likelihood: dict[str, dict[
            "rationale": RATIONALE}
     doc.update(extra)
     return doc
+
+
+def checked_indicator(doc: dict[str, Any]) -> Indicator:
+    """An indicator document checked by the schema, as the record the rest of tracker reads."""
+    return from_model(pack_schema.Indicator.model_validate(doc))
+
+
+def checked_scenarios(doc: dict[str, Any]) -> ScenarioSet:
+    return from_model(pack_schema.ScenarioSet.model_validate(doc))
 
 
 def write_pack(root: Path, scen: dict[str, Any], indicators: list[dict[str, Any]],

@@ -33,6 +33,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
+from packbuilder import checked_indicator
 from reliability_helpers import SCEN, Sources, indicator, tracker, write_project
 from requests.structures import CaseInsensitiveDict
 
@@ -41,7 +42,6 @@ from tracker.cli import main
 from tracker.errors import ProblemsError
 from tracker.http import Response
 from tracker.pack import load_pack
-from tracker.pack_schema import Indicator
 from tracker.seeds import read_seed
 from tracker.sources import FetchContext, SourceError, fetcher
 from tracker.store import Store
@@ -208,7 +208,7 @@ def feed(kind: str, body: bytes, ctype: str, store: Store) -> None:
     Passes when the parser returns a frame that keeps the contract and the store takes it (or
     ingest's own checks refuse it), or when it raises SourceError naming the source."""
     TALLY[f"{kind}:tried"] += 1
-    spec = Indicator.model_validate(indicator(f"fuzz-{kind}", SPECS[kind])).source
+    spec = checked_indicator(indicator(f"fuzz-{kind}", SPECS[kind])).source
     ctx = FetchContext(http=FakeHttp(body, ctype), base_dirs=[], keys={}, indicator=f"fuzz-{kind}")
     try:
         frame = fetcher(kind).fetch(spec, ctx)
@@ -240,7 +240,7 @@ def store_like_ingest(kind: str, frame: pd.DataFrame, store: Store) -> None:
         doc = {k: v for k, v in doc.items() if k != "states"} | {
             "kind": "ordinal", "levels": ["low", "high"], "pace": {"A": "12M", "B": "12M", "C": "12M"},
             "likelihood": {"low": {"A": 0.5, "B": 0.3, "C": 0.2}, "high": {"A": 0.2, "B": 0.3, "C": 0.5}}}
-    ind = Indicator.model_validate(doc)
+    ind = checked_indicator(doc)
     outcome = {"frame": frame, "seconds": 0.0, "validators": {}}
     result = ingest._store(store, ind, outcome, dt.datetime.now(dt.UTC).replace(microsecond=0))
     assert result["status"] in ("new", "unchanged", "failed"), result
@@ -323,7 +323,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def read_file_source(path: Path, store: Store, sheet: str | None = None) -> None:
     TALLY["file:tried"] += 1
     source = {"kind": "file", "path": path.name, "sheet": sheet}
-    spec = Indicator.model_validate(indicator("fuzz-file", source)).source
+    spec = checked_indicator(indicator("fuzz-file", source)).source
     try:
         frame = fetcher("file").fetch(spec, FetchContext(http=None, base_dirs=[path.parent]))
     except SourceError as exc:
@@ -375,7 +375,7 @@ def test_fuzz_file_source_xlsx(folder, store, data):
     read_file_source(path, store)
 
 
-SEED_IND = Indicator.model_validate(indicator("seeded", {"kind": "manual"}))
+SEED_IND = checked_indicator(indicator("seeded", {"kind": "manual"}))
 SEED_SAMPLE = b"date,value,published,source_url,note\n2024-01-31,1.5,2024-02-15,https://example.org/a,ok\n"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def test_row_spread_is_invariant_to_scaling(tmp_path: Path) -> None:
     table = {state: {s: 10 * p for s, p in row.items()} for state, row in FINE.items()}
     pack = build(tmp_path, [numeric("x", "g", TWO, table)])
     assert lint.row_spreads(pack, pack.indicators["x"]) == lint.row_spreads(
-        pack, pack.indicators["x"].model_copy(update={"likelihood": FINE}))
+        pack, dataclasses.replace(pack.indicators["x"], likelihood=FINE))
 
 
 STAGES = {"a": {"A": 0.5, "B": 0.25, "C": 1.0}, "b": {"A": 0.5, "B": 0.5, "C": 0.5},

@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from packbuilder import frame, numeric, ordinal, scenarios, utc
+from packbuilder import checked_indicator, checked_scenarios, frame, numeric, ordinal, scenarios, utc
 
-from tracker.config import Scoring
-from tracker.pack import Pack
-from tracker.pack_schema import Indicator, ScenarioSet
+from tracker.config_types import Scoring
+from tracker.pack_types import Pack
 from tracker.scoring import score
 from tracker.store import Store
 
@@ -83,8 +82,8 @@ def run(*specs: dict[str, Any], cfg: Scoring | None = None) -> Any:
         history = store.vintages_until(AS_OF.date())
     out = []
     for spec in specs:
-        ss = ScenarioSet.model_validate(scenarios(spec["priors"], spec["groups"]))
-        inds = {doc["id"]: Indicator.model_validate(doc) for doc, _ in spec["indicators"]}
+        ss = checked_scenarios(scenarios(spec["priors"], spec["groups"]))
+        inds = {doc["id"]: checked_indicator(doc) for doc, _ in spec["indicators"]}
         pack = Pack(Path("."), ss, dict(sorted(inds.items())))
         out.append(score(pack, history, AS_OF, cfg or Scoring(), weeks=WEEKS))
     return out[0] if len(out) == 1 else out

@@ -39,6 +39,7 @@ import pytest
 import trustme
 import yaml
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from packbuilder import checked_indicator
 from reliability_helpers import (
     CLI,
     Sources,
@@ -54,7 +55,6 @@ from smtpserver import Inbox, smtp_server
 from tracker.config import Http, Smtp, load_config
 from tracker.errors import ProblemsError
 from tracker.http import HttpClient
-from tracker.pack_schema import Indicator
 from tracker.sources import FetchContext, SourceError, fetcher
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -327,7 +327,7 @@ def test_an_untrusted_certificate_fails_whatever_the_environment(https_server, m
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     doc = indicator("tls", {"kind": "csv", "url": f"{https_server}/s1.csv"})
-    source = Indicator.model_validate(doc).source
+    source = checked_indicator(doc).source
     with HttpClient(retries=0, timeout=(5, 5), deadline=10) as client:
         with pytest.raises(SourceError) as err:
             fetcher("csv").fetch(source, FetchContext(http=client, base_dirs=[]))

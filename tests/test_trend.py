@@ -5,6 +5,7 @@ the call back: relaxing it (and only it) lets the call through."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from packbuilder import numeric, scenarios, write_pack
 
 from tracker import backtest, service
-from tracker.config import Scoring
+from tracker.config_types import Scoring
 from tracker.scoring import Result, score
 
 STATES = [{"name": "lo", "below": 0}, {"name": "hi"}]
@@ -136,7 +137,7 @@ def test_a_move_driven_by_one_indicator_does_not_trend(tmp_path: Path) -> None:
     assert dp(r, "2023-03-03", "B") > 0.05 and dp(r, "2023-03-10", "B") > 0.05
     assert set(calls(r).values()) == {None}
     # concentration (1.0 > 0.75) and breadth (1 < 2) are what hold it back
-    relaxed = result(ctx, ctx.config.scoring.model_copy(update={"max_concentration": 1.0}))
+    relaxed = result(ctx, dataclasses.replace(ctx.config.scoring, max_concentration=1.0))
     assert calls(relaxed)["2023-03-10"] == "B"
 
 
@@ -157,5 +158,5 @@ def test_old_evidence_fading_does_not_trend(tmp_path: Path) -> None:
     assert "A" not in got.values() and "B" not in got.values()
     assert {got[d] for d in got if d >= "2023-04-07"} == {None}
     # the new-evidence share (0, all fading) is what holds it back
-    relaxed = result(ctx, ctx.config.scoring.model_copy(update={"min_new_share": 0.0}))
+    relaxed = result(ctx, dataclasses.replace(ctx.config.scoring, min_new_share=0.0))
     assert "A" in calls(relaxed).values()

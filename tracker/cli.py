@@ -91,7 +91,8 @@ def validate(pack: str | None, config_path: str | None, as_json: bool) -> int:
 
 
 def _config_pack(config_path: str | None) -> Path:
-    from tracker.config import find_config, load_config
+    from tracker.config import load_config
+    from tracker.config_types import find_config
 
     return load_config(find_config(config_path)).pack_dir
 

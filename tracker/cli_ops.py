@@ -44,7 +44,7 @@ def cron(config_path: str | None, executable: str | None) -> int:
     """Print crontab lines for the same jobs as `tracker schedule` (use one or the other)."""
     from tracker import cron as cron_mod
     from tracker import service
-    from tracker.config import find_config
+    from tracker.config_types import find_config
 
     ctx = service.load(config_path)
     click.echo(cron_mod.cron_lines(ctx, Path(find_config(config_path)), executable), nl=False)

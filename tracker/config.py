@@ -1,21 +1,22 @@
-"""config.yaml → typed Config, checked as strictly as the pack. Secrets are never in the file:
-the file names environment variables, and `secret()` reads them at the moment of use."""
+"""The schema of config.yaml, checked as strictly as the pack, and its loader. Secrets are never
+in the file: the file names environment variables, and `config_types.secret()` reads them at
+the moment of use. The loader returns config_types.Config, which the rest of the code reads."""
 
 from __future__ import annotations
 
-import os
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, PrivateAttr
+from pydantic import AfterValidator, Field
 
-from tracker.durations import parse_days
+from tracker import config_types
 from tracker.errors import InputError, Problem, ProblemsError
 from tracker.pack_schema import Duration, Strict
+from tracker.records import from_model
 from tracker.validation import validate
 from tracker.yamlload import YamlProblems, load_file
 
-DEFAULT_NAME = "config.yaml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -107,36 +108,8 @@ class Config(Strict):
     stale_after: Duration = "1.5d"
     """`tracker status` fails when the last good nightly run is older than this."""
 
-    _base_dir: Path = PrivateAttr(default=Path("."))
 
-    @property
-    def base_dir(self) -> Path:
-        """The folder of config.yaml: relative paths in it are read from there."""
-        return self._base_dir
-
-    def path(self, text: str) -> Path:
-        p = Path(text)
-        return p if p.is_absolute() else self.base_dir / p
-
-    @property
-    def pack_dir(self) -> Path:
-        return self.path(self.pack)
-
-    @property
-    def store_path(self) -> Path:
-        return self.path(self.store)
-
-    @property
-    def window_weeks(self) -> int:
-        return max(1, round(parse_days(self.scoring.window) / 7))
-
-
-def secret(env_name: str | None) -> str | None:
-    """Read a secret from the environment at the moment of use; never stored on the Config."""
-    return os.environ.get(env_name) if env_name else None
-
-
-def load_config(path: Path) -> Config:
+def load_config(path: Path) -> config_types.Config:
     """Load config.yaml; every problem in one pass with its line, or InputError if missing."""
     path = Path(path)
     if not path.is_file():
@@ -150,10 +123,4 @@ def load_config(path: Path) -> Config:
     cfg, problems = validate(Config, data, path.name, marks)
     if problems:
         raise ProblemsError(problems)
-    cfg._base_dir = path.resolve().parent
-    return cfg
-
-
-def find_config(explicit: str | None) -> Path:
-    """--config, else $TRACKER_CONFIG, else ./config.yaml."""
-    return Path(explicit or os.environ.get("TRACKER_CONFIG") or DEFAULT_NAME)
+    return dataclasses.replace(from_model(cfg), base_dir=path.resolve().parent)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tracker import transforms
-from tracker.pack_schema import Indicator
+from tracker.pack_types import Indicator
 
 DAY = np.timedelta64(1, "D")
 

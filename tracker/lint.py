@@ -14,8 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from tracker.errors import Problem
-from tracker.pack import Pack
-from tracker.pack_schema import Indicator, State
+from tracker.pack_types import Indicator, Pack, State
 from tracker.validation import position
 from tracker.yamlload import Loc, dotted
 

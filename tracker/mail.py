@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from email.utils import format_datetime, make_msgid
 
-from tracker.config import Config, Smtp, secret
+from tracker.config_types import Config, Smtp, secret
 from tracker.errors import InputError, TrackerError
 
 DOMAIN = "tracker.local"

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from tracker.config import Config
+from tracker.config_types import Config
 from tracker.errors import TrackerError
 from tracker.runlock import run_lock
 from tracker.service import Context

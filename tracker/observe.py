@@ -9,7 +9,7 @@ import math
 import pandas as pd
 
 from tracker.errors import InputError
-from tracker.pack import Pack
+from tracker.pack_types import Pack
 from tracker.store import Store, utcnow
 from tracker.suggest import closest
 

@@ -13,58 +13,18 @@ reported twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tracker.errors import Problem, ProblemsError
 from tracker.pack_checks import SEED_COLUMNS, Context, IndicatorChecker, PackFile, check_scenarios
 from tracker.pack_schema import Indicator, ScenarioSet
+from tracker.pack_types import SCENARIOS_FILE, Pack
+from tracker.records import from_model
 from tracker.validation import describe, position, validate
-from tracker.yamlload import Loc, Marks, YamlProblems, load_file
+from tracker.yamlload import YamlProblems, load_file
 
 __all__ = ["SCENARIOS_FILE", "SEED_COLUMNS", "Pack", "load_pack"]
-SCENARIOS_FILE = "scenarios.yaml"
-
-
-@dataclass
-class Pack:
-    root: Path
-    scenario_set: ScenarioSet
-    indicators: dict[str, Indicator]
-    files: dict[str, Path] = field(default_factory=dict)
-    marks: dict[str, Marks] = field(default_factory=dict)
-    scenario_marks: Marks = field(default_factory=Marks)
-
-    @property
-    def name(self) -> str:
-        return self.scenario_set.name
-
-    @property
-    def scenario_ids(self) -> list[str]:
-        return [s.id for s in self.scenario_set.scenarios]
-
-    @property
-    def priors(self) -> dict[str, float]:
-        return {s.id: s.prior for s in self.scenario_set.scenarios}
-
-    @property
-    def scenarios_path(self) -> Path:
-        return self.root / SCENARIOS_FILE
-
-    def seed_path(self, ind: Indicator) -> Path | None:
-        """Seeds are named relative to the folder that holds the pack folder."""
-        return (self.root.parent / ind.seed) if ind.seed else None
-
-    def line_of(self, indicator_id: str, loc: Loc) -> str:
-        line, _ = position(self.marks.get(indicator_id, Marks()), loc)
-        return f"{self.shown(self.files[indicator_id])}:{line}"
-
-    def shown(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.root.parent))
-        except ValueError:
-            return str(path)
 
 
 def load_pack(root: Path) -> Pack:
@@ -99,7 +59,7 @@ def load_pack(root: Path) -> Pack:
         problems.append(Problem(_shown(root, root), 0, 0, "", "no indicator files (*.yaml) in the pack"))
     if problems:
         raise ProblemsError(problems)
-    return Pack(root, scen.model, dict(sorted(indicators.items())),
+    return Pack(root, from_model(scen.model), {i: from_model(indicators[i]) for i in sorted(indicators)},
                 {i: owner[i].path for i in indicators}, {i: owner[i].marks for i in indicators}, scen.marks)
 
 

@@ -1,9 +1,10 @@
 """The pack format as data: what each key of scenarios.yaml and an indicator file may hold.
 
 Strict types (a `str` field refuses `NO`, which YAML reads as false), unknown keys refused.
-Checks that need more than one file (a group named in scenarios.yaml, the scenario ids in a
-likelihood row) live in pack.py; opinions about a valid pack (diagnosticity, monotone
-ratios) live in lint.py.
+The checked models become the plain records of pack_types.py (same names, same fields),
+which is what the rest of the code reads. Checks that need more than one file (a group named
+in scenarios.yaml, the scenario ids in a likelihood row) live in pack.py; opinions about a
+valid pack (diagnosticity, monotone ratios) live in lint.py.
 """
 
 from __future__ import annotations
@@ -245,15 +246,6 @@ class State(Strict):
     above: float | None = None
     at_least: float | None = None
 
-    def matches(self, x: float) -> bool:
-        return ((self.below is None or x < self.below)
-                and (self.at_most is None or x <= self.at_most)
-                and (self.above is None or x > self.above)
-                and (self.at_least is None or x >= self.at_least))
-
-    def bounds(self) -> list[float]:
-        return [b for b in (self.below, self.at_most, self.above, self.at_least) if b is not None]
-
 
 class GivenRow(Strict):
     date: IsoDate
@@ -312,7 +304,3 @@ class Indicator(Strict):
     stale_after: Duration = "400d"
     rationale: Annotated[str, Field(min_length=20)]
     tests: list[IndicatorTest] = []
-
-    @property
-    def state_names(self) -> list[str]:
-        return list(self.levels) if self.kind == "ordinal" else [s.name for s in self.states]

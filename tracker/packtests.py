@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 
 from tracker import features
-from tracker.pack import Pack
-from tracker.pack_schema import Indicator, IndicatorTest
+from tracker.pack_types import Indicator, IndicatorTest, Pack
 
 
 @dataclass

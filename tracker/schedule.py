@@ -34,7 +34,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from tracker import cron, nightly
-from tracker.config import Config
+from tracker.config_types import Config
 from tracker.durations import parse_days
 from tracker.errors import TrackerError
 from tracker.runlock import run_lock

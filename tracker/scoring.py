@@ -14,10 +14,9 @@ import numpy as np
 import pandas as pd
 
 from tracker import features
-from tracker.config import Scoring
+from tracker.config_types import Scoring
 from tracker.durations import parse_days
-from tracker.pack import Pack
-from tracker.pack_schema import Indicator
+from tracker.pack_types import Indicator, Pack
 
 LN2 = math.log(2.0)
 

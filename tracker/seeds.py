@@ -12,8 +12,7 @@ import pandas as pd
 
 from tracker.durations import parse_days
 from tracker.errors import Problem, ProblemsError
-from tracker.pack import Pack
-from tracker.pack_schema import Indicator
+from tracker.pack_types import Indicator, Pack
 from tracker.store import Store
 
 

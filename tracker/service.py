@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from tracker.config import Config, find_config, load_config
+from tracker.config_types import Config, find_config
 from tracker.errors import InputError
-from tracker.pack import Pack, load_pack
+from tracker.pack_types import Pack
 from tracker.store import Store
 
 
@@ -30,9 +31,9 @@ class Context:
 
 
 def load(config_path: str | None, pack_dir: str | None = None) -> Context:
-    cfg = load_config(find_config(config_path))
-    pack = load_pack(Path(pack_dir) if pack_dir else cfg.pack_dir)
-    return Context(cfg, pack)
+    from tracker import load_cache
+
+    return Context(*load_cache.load(find_config(config_path), Path(pack_dir) if pack_dir else None))
 
 
 def parse_day(text: str | None, today: dt.date | None = None) -> dt.date:
@@ -52,6 +53,6 @@ def parse_day(text: str | None, today: dt.date | None = None) -> dt.date:
 def score(ctx: Context, store: Store, day: dt.date, weeks: int | None = None, window: str | None = None):
     from tracker import scoring
 
-    cfg = ctx.config.scoring if window is None else ctx.config.scoring.model_copy(update={"window": window})
+    cfg = ctx.config.scoring if window is None else dataclasses.replace(ctx.config.scoring, window=window)
     history = store.vintages_until(day)
     return scoring.score(ctx.pack, history, pd.Timestamp(day), cfg, weeks=weeks)

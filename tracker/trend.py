@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from tracker.config import Scoring
+from tracker.config_types import Scoring
 
 if TYPE_CHECKING:
     from tracker.scoring import Result

@@ -1,7 +1,7 @@
 """Source kinds: one module per kind, each with `fetch(spec, ctx) -> DataFrame`.
 
 The contract every kind keeps:
-- `spec` is the indicator's validated `source:` model (tracker.pack_schema).
+- `spec` is the indicator's validated `source:` record (tracker.pack_types).
 - The returned frame has a `date` column (naive, normalised datetime64) and either a float
   `value` column or a text `level` column; optionally `published` (naive datetime64),
   `source_url` and `note`. Rows are sorted by date, one row per date.

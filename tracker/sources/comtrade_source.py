@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from tracker.http import expect_type
-from tracker.pack_schema import ComtradeSource
+from tracker.pack_types import ComtradeSource
 from tracker.sources import FetchContext, SourceError
 from tracker.sources.file_source import finish, labelled, tidy
 

@@ -22,9 +22,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from tracker.pack_schema import FileSource
+from tracker.pack_types import FileSource
 from tracker.sources import FetchContext, SourceError
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", ".."})
@@ -244,17 +245,56 @@ def tidy(records: Iterable[Record], columns: Iterable[str], *, date: str, value:
                               f"(columns: {', '.join(map(str, columns))})")
     rows = [row for label, rec in records if (row := _row(label, rec, date, value)) is not None]
     level = value == "level"
-    frame = pd.DataFrame(rows, columns=["date", "level" if level else "value", "published",
-                                        "source_url", "note"])
-    if frame.empty:
+    if not rows:
         return empty(level=level)
-    frame = frame.dropna(axis="columns", how="all")
+    return _rows_frame(rows, level, scale)
+
+
+def _rows_frame(rows: list[tuple[Any, ...]], level: bool, scale: float) -> pd.DataFrame:
+    """The contract frame from `_row` tuples (day, value or level, published day, url, note).
+
+    The same frame as building a DataFrame of the rows, dropping all-missing columns and calling
+    `finish`, but sorted and checked as numpy arrays with one DataFrame built at the end: each
+    pandas step costs ~0.1–0.4 ms whatever the length, and a tracker fetches many short series
+    on one GIL (pandas used to be three quarters of a small source's CPU in an ingest)."""
+    when, got, published, url, note = (list(column) for column in zip(*rows, strict=True))
+    days = np.array(when, dtype="datetime64[D]")  # _row gives datetime.date, never None
+    order = _date_order(days)
+    data: dict[str, Any] = {"date": days[order].astype("datetime64[us]")}
+    if level:
+        data["level"] = _take(got, order)
+    else:
+        data["value"] = np.array(got, dtype="float64")[order] * scale
+    if any(p is not None for p in published):
+        data["published"] = np.array(published, dtype="datetime64[D]")[order].astype("datetime64[us]")
+    for name, cells in (("source_url", url), ("note", note)):
+        if any(c is not None for c in cells):
+            data[name] = _take(cells, order)
+    frame = pd.DataFrame(data, copy=False)
     for name in ("source_url", "note", "level"):
         if name in frame:
-            frame[name] = frame[name].astype("str")
-    if "published" in frame:
-        frame["published"] = pd.to_datetime(frame["published"]).astype("datetime64[us]")
-    return finish(frame, scale)
+            if name != "level" and frame[name].isna().all():  # NaN from JSON or SQL: missing too
+                del frame[name]
+            else:
+                frame[name] = frame[name].astype("str")
+    return frame
+
+
+def _take(cells: list[Any], order: np.ndarray) -> list[Any]:
+    """A list of cells in `order`, kept a list: numpy would turn list-valued cells into axes."""
+    return [cells[i] for i in order.tolist()]
+
+
+def _date_order(days: np.ndarray) -> np.ndarray:
+    """The stable order that sorts `days`; SourceError if a date occurs twice (as `finish`)."""
+    order = np.argsort(days, kind="stable")
+    ordered = days[order]
+    twice = ordered[1:] == ordered[:-1]
+    if twice.any():
+        day = ordered[1:][twice][0]
+        raise SourceError(f"{int((days == day).sum())} rows dated {pd.Timestamp(day):%Y-%m-%d}; "
+                          "expected one row per date")
+    return order
 
 
 def _row(label: str, rec: Mapping[str, Any], date: str, value: str) -> tuple[Any, ...] | None:

@@ -19,7 +19,7 @@ import logging
 import pandas as pd
 
 from tracker.http import Response
-from tracker.pack_schema import GdeltSource
+from tracker.pack_types import GdeltSource
 from tracker.sources import FetchContext, SourceError
 from tracker.sources.file_source import empty, finish, labelled
 

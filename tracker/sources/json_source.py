@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from tracker.http import cache_key, expect_type, redact_url, remember
-from tracker.pack_schema import JsonSource
+from tracker.pack_types import JsonSource
 from tracker.sources import FetchContext, SourceError
 from tracker.sources.file_source import Record, labelled, tidy
 

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from tracker.http import expect_type
-from tracker.pack_schema import SipriSource
+from tracker.pack_types import SipriSource
 from tracker.sources import FetchContext, SourceError
 from tracker.sources.file_source import Record, csv_records, finish, labelled, to_float
 

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from tracker.http import expect_type
-from tracker.pack_schema import WorldBankSource
+from tracker.pack_types import WorldBankSource
 from tracker.sources import FetchContext, SourceError
 from tracker.sources.file_source import labelled, tidy
 

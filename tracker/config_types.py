@@ -1,0 +1,120 @@
+"""The validated config.yaml as plain dataclasses, and where the config file is found.
+
+config.py checks the file with pydantic and returns these; like pack_types.py they exist so
+that a command finding config and pack unchanged (load_cache.py) never imports pydantic.
+Field names and defaults mirror config.py one for one (tests/test_pack_types.py holds them
+equal).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from tracker.durations import parse_days
+
+DEFAULT_NAME = "config.yaml"
+
+plain = dataclass(kw_only=True)
+"""Not frozen: a frozen dataclass costs twice as much to define, and start-up counts (nothing
+writes to a record after loading)."""
+
+
+@plain
+class Scoring:
+    window: str = "13w"
+    min_shift: float = 0.05
+    exit_shift: float = 0.025
+    min_coverage: float = 0.5
+    max_concentration: float = 0.75
+    min_new_share: float = 0.5
+    history: str = "3y"
+    """How far back the weekly grid starts before the date scored (trend memory)."""
+
+
+@plain
+class Http:
+    timeout: float = 20.0
+    connect_timeout: float = 5.0
+    retries: int = 3
+    deadline: float = 300.0
+    max_bytes: int = 50_000_000
+    workers: int = 8
+    per_host: int = 2
+    min_interval: dict[str, float] = field(default_factory=lambda: {"api.gdeltproject.org": 5.0})
+
+
+@plain
+class Schedule:
+    nightly: str = "30 4 * * *"
+    digest: str = "0 7 * * mon"
+    misfire_grace: str = "0.25d"
+
+
+@plain
+class Smtp:
+    host: str
+    port: int = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username_env: str | None = None
+    password_env: str | None = None
+    timeout: float = 30.0
+    ca_file: str | None = None
+    """Extra CA bundle to trust (a private relay); verification itself cannot be turned off."""
+
+
+@plain
+class Digest:
+    sender: str
+    """Written `from:` in config.yaml."""
+    to: list[str]
+    subject: str = "tracker digest: {pack} — week of {week}"
+    smtp: Smtp
+    alerts_to: list[str] = field(default_factory=list)
+
+
+@plain
+class Config:
+    pack: str
+    store: str = "tracker.db"
+    timezone: str = "UTC"
+    log: str = "tracker.log"
+    scoring: Scoring = field(default_factory=Scoring)
+    http: Http = field(default_factory=Http)
+    schedule: Schedule = field(default_factory=Schedule)
+    digest: Digest | None = None
+    ping_url: str | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    """API keys: name used by a source's `api_key:` → environment variable holding it."""
+    stale_after: str = "1.5d"
+    """`tracker status` fails when the last good nightly run is older than this."""
+    base_dir: Path = Path(".")
+    """The folder of config.yaml: relative paths in it are read from there (not a YAML key)."""
+
+    def path(self, text: str) -> Path:
+        p = Path(text)
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def pack_dir(self) -> Path:
+        return self.path(self.pack)
+
+    @property
+    def store_path(self) -> Path:
+        return self.path(self.store)
+
+    @property
+    def window_weeks(self) -> int:
+        return max(1, round(parse_days(self.scoring.window) / 7))
+
+
+def secret(env_name: str | None) -> str | None:
+    """Read a secret from the environment at the moment of use; never stored on the Config."""
+    return os.environ.get(env_name) if env_name else None
+
+
+def find_config(explicit: str | None) -> Path:
+    """--config, else $TRACKER_CONFIG, else ./config.yaml."""
+    return Path(explicit or os.environ.get("TRACKER_CONFIG") or DEFAULT_NAME)

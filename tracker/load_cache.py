@@ -1,0 +1,114 @@
+"""Config and pack, checked once and then read back from JSON while nothing has changed.
+
+Checking the pack means importing pydantic and building its schema, which took longer than
+scoring the default pack (benchmarks/run.py, start-up). So the checked records are written
+to `.tracker-cache.json` beside config.yaml, with the SHA-256 of every file they came from:
+config.yaml, each pack file, each seed file named, and the pack folder's listing, plus the
+stat of the code that checks them. Any difference, or a cache that cannot be read, means a
+full check, exactly as without a cache; a pack with errors is never cached. The cache is an
+optimisation only: failing to write it costs speed, never a result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import tracker
+from tracker import records
+from tracker.config_types import Config
+from tracker.pack_types import Pack
+
+CACHE_NAME = ".tracker-cache.json"
+FORMAT = 1
+_CHECKING_CODE = ("pack_schema", "pack_checks", "pack", "config", "validation", "yamlload", "pack_types",
+                  "config_types", "records", "load_cache")
+
+
+def load(config_path: Path, pack_dir: Path | None = None) -> tuple[Config, Pack]:
+    """The checked config and pack: from the cache when every input is unchanged."""
+    config_path = Path(config_path)
+    cache = config_path.parent / CACHE_NAME
+    hit = _read(cache, config_path, pack_dir)
+    if hit is not None:
+        return hit
+    from tracker.config import load_config
+    from tracker.pack import load_pack
+
+    cfg = load_config(config_path)
+    pack = load_pack(pack_dir or cfg.pack_dir)
+    _write(cache, _document(config_path, pack_dir, cfg, pack))
+    return cfg, pack
+
+
+def _read(cache: Path, config_path: Path, pack_dir: Path | None) -> tuple[Config, Pack] | None:
+    try:
+        doc = records.loads(cache.read_text(encoding="utf-8"))
+        if doc["key"] != _key(config_path, pack_dir) or doc["inputs"] != _fingerprints(list(doc["inputs"])):
+            return None
+        cfg = dataclasses.replace(doc["config"], base_dir=config_path.resolve().parent)
+        return cfg, _pack(doc["pack"], Path(pack_dir or cfg.pack_dir))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _key(config_path: Path, pack_dir: Path | None) -> list[Any]:
+    """What the cache was made for: this config file, pack folder and checking code."""
+    code = Path(tracker.__file__).parent
+    stats = [(s.st_size, s.st_mtime_ns) for s in (os.stat(code / f"{m}.py") for m in _CHECKING_CODE)]
+    return [FORMAT, tracker.__version__, str(config_path.resolve()), str(pack_dir and Path(pack_dir).resolve()),
+            [list(s) for s in stats]]
+
+
+def _fingerprints(names: list[str]) -> dict[str, str]:
+    """The current SHA-256 of each input named (of the listing for a folder, '' when unreadable)."""
+    return {name: _digest(Path(name)) for name in names}
+
+
+def _digest(path: Path) -> str:
+    try:
+        if path.is_dir():
+            return hashlib.sha256("\n".join(sorted(p.name for p in path.iterdir())).encode()).hexdigest()
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _inputs(config_path: Path, pack: Pack) -> list[str]:
+    seeds = [p for p in (pack.seed_path(i) for i in pack.indicators.values()) if p is not None]
+    return [str(p.resolve()) for p in (config_path, pack.root, pack.scenarios_path, *pack.files.values(), *seeds)]
+
+
+def _document(config_path: Path, pack_dir: Path | None, cfg: Config, pack: Pack) -> str:
+    doc = {"key": _key(config_path, pack_dir), "inputs": _fingerprints(_inputs(config_path, pack)),
+           "config": cfg, "pack": {
+               "scenario_set": pack.scenario_set, "indicators": pack.indicators,
+               "files": {i: str(p.relative_to(pack.root)) for i, p in pack.files.items()},
+               "marks": {i: records.marks_to_json(m) for i, m in pack.marks.items()},
+               "scenario_marks": records.marks_to_json(pack.scenario_marks)}}
+    return records.dumps(doc)
+
+
+def _pack(doc: dict[str, Any], root: Path) -> Pack:
+    return Pack(root, doc["scenario_set"], doc["indicators"], {i: root / f for i, f in doc["files"].items()},
+                {i: records.marks_from_json(m) for i, m in doc["marks"].items()},
+                records.marks_from_json(doc["scenario_marks"]))
+
+
+def _write(cache: Path, text: str) -> None:
+    """Atomically and owner-only (mkstemp); a folder we cannot write to just means no cache."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=CACHE_NAME, dir=cache.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, cache)
+    except OSError:
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
