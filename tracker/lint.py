@@ -14,9 +14,9 @@ from collections import Counter
 from collections.abc import Iterator
 
 from tracker.errors import Problem
+from tracker.marks import Loc, dotted
 from tracker.pack_types import Indicator, Pack, State
 from tracker.validation import position
-from tracker.yamlload import Loc, dotted
 
 MIN_SPREAD = 0.3
 """Bits. A largest row spread below this (LR < 1.23) hardly moves any scenario."""

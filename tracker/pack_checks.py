@@ -16,10 +16,10 @@ from typing import Any
 
 from tracker import transforms
 from tracker.errors import Problem
+from tracker.marks import Loc, Marks, dotted
 from tracker.pack_schema import FREQUENCIES, freq_problem
 from tracker.suggest import closest
 from tracker.validation import position
-from tracker.yamlload import Loc, Marks, dotted
 
 SEED_COLUMNS = ("date", "published", "source_url", "note")
 SOURCE_KINDS = ("file", "csv", "json", "gdelt", "worldbank", "imf", "comtrade", "sipri", "manual", "sql")

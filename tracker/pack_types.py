@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tracker.yamlload import Loc, Marks
+from tracker.marks import Loc, Marks
 
 SCENARIOS_FILE = "scenarios.yaml"
 

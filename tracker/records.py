@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker import config_types, pack_types
-from tracker.yamlload import Marks
+from tracker.marks import Marks
 
 RECORDS: dict[str, type] = {
     name: cls for module in (pack_types, config_types) for name, cls in vars(module).items()

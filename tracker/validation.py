@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tracker.errors import Problem
+from tracker.marks import Loc, Marks, Pos, dotted
 from tracker.suggest import closest
-from tracker.yamlload import Loc, Marks, Pos, dotted
 
 _PATTERNS = {
     r"^[A-Za-z0-9][A-Za-z0-9_.-]*$": "an identifier (letters, digits, '_', '-', '.')",

@@ -9,16 +9,13 @@ traceback tells an analyst nothing about which line to fix.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from tracker.errors import Problem
-
-Loc = tuple[Any, ...]
-Pos = tuple[int, int]
+from tracker.marks import Loc, Marks, Pos, dotted
 
 MAX_NODES = 200_000
 """Aliases can expand exponentially ("billion laughs"); no real pack comes near this."""
@@ -34,28 +31,6 @@ StrictLoader.yaml_implicit_resolvers = {
     ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-
-
-@dataclass
-class Marks:
-    """Where each value of a loaded file came from, 1-based (line, col).
-
-    `values` holds the position of the value at a path, `keys` the position of the mapping key
-    that introduced it (an unknown key is reported where the key is written), `raw` the
-    source text of scalars (to say "quote it: 'NO'" about a value YAML read as false).
-    """
-
-    values: dict[Loc, Pos] = field(default_factory=dict)
-    keys: dict[Loc, Pos] = field(default_factory=dict)
-    raw: dict[Loc, str] = field(default_factory=dict)
-
-    def at(self, loc: Loc, key: bool = False) -> Pos:
-        """The position of loc (of its key if asked), else of its nearest ancestor, else (0, 0)."""
-        if key and loc in self.keys:
-            return self.keys[loc]
-        while loc not in self.values and loc:
-            loc = loc[:-1]
-        return self.values.get(loc, (0, 0))
 
 
 class YamlProblems(Exception):
@@ -210,14 +185,3 @@ class _Builder:
 
     def _problem(self, pos: Pos, loc: Loc, message: str) -> None:
         self.problems.append(Problem(self.path, pos[0], pos[1], dotted(loc), message))
-
-
-def dotted(loc: Loc) -> str:
-    """('states', 2, 'below') -> 'states[2].below', the way messages name a field."""
-    parts: list[str] = []
-    for part in loc:
-        if isinstance(part, int):
-            parts.append(f"[{part}]")
-        else:
-            parts.append(("." if parts else "") + str(part))
-    return "".join(parts)
