@@ -49,10 +49,12 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from packbuilder import numeric, ordinal, scenarios, write_pack
 
+from tracker import scoring
 from tracker.cli import main
 
 PACK = scenarios({"A": 0.5, "B": 0.25, "C": 0.25}, {"g1": 0.6, "g2": 1.0})
@@ -185,3 +187,20 @@ def test_stall_evidence_stops_at_its_cap_and_not_at_the_last_level(tmp_path: Pat
                      store="second.db")
     doc = json.loads(run(cfg, "explain", "--json"))
     assert doc["indicators"][0]["bits"] == {"A": 0.0, "B": 1.0, "C": -1.0}
+
+
+def test_runs_found_through_vintages_equal_a_comparison_of_every_id() -> None:
+    """split_by_indicator compares ids only where the vintage changes; same starts as comparing all."""
+    rng = np.random.default_rng(3)
+    ids, vintages, vid = [], [], 0
+    for name in sorted(f"i{k}" for k in rng.choice(1000, size=60, replace=False)):
+        for _ in range(int(rng.integers(1, 4))):
+            vid += 1
+            rows = int(rng.integers(1, 6))
+            ids += [name] * rows
+            vintages += [vid] * rows
+    ids_a, vint_a = np.array(ids, dtype=object), np.array(vintages)
+    naive = np.flatnonzero(np.r_[True, ids_a[1:] != ids_a[:-1]])
+    assert np.array_equal(scoring._runs(ids_a, vint_a), naive)
+    assert np.array_equal(scoring._runs(ids_a, None), naive)
+    assert len(naive) == 60

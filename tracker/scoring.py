@@ -207,9 +207,19 @@ def split_by_indicator(history: pd.DataFrame) -> dict[str, pd.DataFrame]:
     if history.empty:
         return {}
     ids = history["indicator"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    starts = _runs(ids, history["vintage"].to_numpy() if "vintage" in history else None)
     ends = np.r_[starts[1:], len(ids)]
     return {str(ids[a]): history.iloc[a:b] for a, b in zip(starts, ends, strict=True)}
+
+
+def _runs(ids: np.ndarray, vintages: np.ndarray | None) -> np.ndarray:
+    """Where each run of equal ids starts. Comparing millions of Python strings costs a tenth
+    of scoring 2,000 indicators; a vintage belongs to one indicator, so only the rows where
+    the integer vintage changes need their ids compared."""
+    if vintages is None:
+        return np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    cand = np.flatnonzero(vintages[1:] != vintages[:-1]) + 1
+    return np.r_[0, cand[ids[cand] != ids[cand - 1]]]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
