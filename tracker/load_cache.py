@@ -60,9 +60,16 @@ def _read(cache: Path, config_path: Path, pack_dir: Path | None) -> tuple[Config
 def _key(config_path: Path, pack_dir: Path | None) -> list[Any]:
     """What the cache was made for: this config file, pack folder and checking code."""
     code = Path(tracker.__file__).parent
-    stats = [(s.st_size, s.st_mtime_ns) for s in (os.stat(code / f"{m}.py") for m in _CHECKING_CODE)]
     return [FORMAT, tracker.__version__, str(config_path.resolve()), str(pack_dir and Path(pack_dir).resolve()),
-            [list(s) for s in stats]]
+            [_stat(code / f"{m}.py") for m in _CHECKING_CODE]]
+
+
+def _stat(path: Path) -> list[int]:
+    try:
+        st = path.stat()
+    except OSError:  # not a plain file (a zipped install): the version alone then keys the code
+        return []
+    return [st.st_size, st.st_mtime_ns]
 
 
 def _fingerprints(names: list[str]) -> dict[str, str]:
