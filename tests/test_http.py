@@ -7,13 +7,15 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from rawserver import RawServer, head, reset
 from werkzeug import Response as WResponse
 
 from tracker import __version__
-from tracker.http import HttpClient, Response, expect_type, redact_url
+from tracker.http import HttpClient, Response, expect_type, full_url, redact_url
 from tracker.sources import NotModified, SourceError
 
 
@@ -367,3 +369,51 @@ def test_min_interval_spaces_requests_across_threads(httpserver) -> None:
             t.join()
     gaps = [b - a for a, b in zip(sorted(starts), sorted(starts)[1:], strict=False)]
     assert len(starts) == 3 and min(gaps) >= 0.2
+
+
+@pytest.mark.parametrize(("url", "params"), [
+    ("http://example.test/x", None), ("http://example.test", {}), ("https://u:p@example.test/a b?c=1", None),
+    ("http://example.test/x?q=1", {"a": 1, "b": 1.0, "c": True, "d": "x y/ü"}),
+    ("http://bücher.example/ä", {"a": [1, 2], "k": None}), ("HTTP://Example.TEST:8080/%7Ex", {"z": b"b"}),
+])
+def test_full_url_is_the_url_requests_prepares(url: str, params: dict | None) -> None:
+    assert full_url(url, params) == requests.Request("GET", url, params=params).prepare().url
+
+
+class _KeepAlive(BaseHTTPRequestHandler):
+    """Answers every request on a kept-alive connection; counts connections per server."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections += 1  # type: ignore[attr-defined]
+
+    def do_GET(self) -> None:  # noqa: N802 — the http.server spelling
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 — quiet
+        pass
+
+
+def test_connections_are_kept_for_every_host_of_a_run() -> None:
+    """More hosts than requests' default of 10 pools, visited in turns as an ingest does: each
+    keeps its one connection rather than the pools closing each other's (one per request)."""
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive) for _ in range(12)]
+    for srv in servers:
+        srv.connections = 0  # type: ignore[attr-defined]
+        srv.daemon_threads = True
+        threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        with HttpClient(timeout=(2.0, 2.0), retries=0, pool_hosts=len(servers)) as client:
+            for _ in range(3):
+                for srv in servers:
+                    assert client.get(f"http://127.0.0.1:{srv.server_address[1]}/x").content == b"ok"
+        assert [srv.connections for srv in servers] == [1] * 12  # type: ignore[attr-defined]
+    finally:
+        for srv in servers:
+            srv.shutdown()
+            srv.server_close()

@@ -272,6 +272,30 @@ def test_twenty_slow_sources_overlap_and_the_per_host_limit_holds(tmp_path: Path
     assert 2 < gauge.peak_total <= 8  # overlapping across hosts, never more than the workers
 
 
+def test_a_host_listed_first_does_not_hold_up_the_others(tmp_path: Path) -> None:
+    """Four slow sources of one host listed before two of another, one slot per host, two
+    workers: the second host is asked at once, not once the first host's queue has drained."""
+    hosts = loopback_hosts(2)
+    if len(hosts) < 2:
+        pytest.skip("needs 127.0.0.1-2 on the loopback interface (Linux has the whole 127/8)")
+    with Loopback(hosts[0]) as slow, Loopback(hosts[1]) as quick:
+        sources = {}
+        for k in range(4):
+            slow.route(f"/a{k}.csv", body=csv_text([("2024-01-31", k)]), delay=0.3)
+            sources[f"a{k}"] = {"kind": "csv", "url": slow.url(f"/a{k}.csv")}
+        for k in range(2):
+            quick.route(f"/b{k}.csv", body=csv_text([("2024-01-31", k)]))
+            sources[f"b{k}"] = {"kind": "csv", "url": quick.url(f"/b{k}.csv")}
+        cfg = write_project(tmp_path, sources, workers=2, per_host=1)
+        ctx = service.load(str(cfg))
+        with ctx.store() as store:
+            report = ingest(ctx, store)
+    assert report.exit_code == 0
+    slow_starts = sorted(h.start for h in slow.hits)
+    assert len(slow_starts) == 4 and len(quick.hits) == 2
+    assert min(h.start for h in quick.hits) < slow_starts[1]  # in pack order: after the third
+
+
 def test_min_interval_spaces_requests_to_a_host_even_with_several_workers(tmp_path: Path) -> None:
     gauge = Gauge()
     with Loopback(gauge=gauge) as srv:

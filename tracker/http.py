@@ -68,8 +68,14 @@ def redact_url(url: str) -> str:
 
 
 def full_url(url: str, params: Mapping[str, Any] | None = None) -> str:
-    """The URL a GET with these params asks for: the key for remembered validators."""
-    return requests.Request("GET", url, params=params).prepare().url or url
+    """The URL a GET with these params asks for: the key for remembered validators.
+
+    Only the URL step of `requests.Request(...).prepare()`, which gives the same URL at a sixth of
+    the CPU (no headers, cookies, body or hooks to prepare): every request of every source asks
+    for its URL twice (its cache key, its URL as messages show it)."""
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, {} if params is None else params)
+    return prepared.url or url
 
 
 def cache_key(url: str, params: Mapping[str, Any] | None = None) -> str:
@@ -175,7 +181,7 @@ class HttpClient:
     def __init__(self, *, timeout: tuple[float, float] = (5.0, 30.0), retries: int = 3,
                  deadline: float = 300.0, max_bytes: int = 50_000_000,
                  min_interval: Mapping[str, float] | None = None, backoff: float = 1.0,
-                 retry_after_max: float = 60.0, pool_size: int = 10,
+                 retry_after_max: float = 60.0, pool_size: int = 10, pool_hosts: int = 10,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
         self.timeout = timeout
@@ -191,7 +197,10 @@ class HttpClient:
         self.session = _Session()
         # No cookies: sources are stateless, and a shared jar is not safe across threads.
         self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size,
+        # pool_maxsize: connections kept per host, at least the requests in flight to it (fewer
+        # and urllib3 discards the surplus: "Connection pool is full"); pool_connections: hosts
+        # kept, else a pack with more hosts than that closes and reopens connections by turns.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=max(pool_hosts, 10), pool_maxsize=pool_size,
                                                 max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

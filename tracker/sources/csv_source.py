@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tracker.http import cache_key, expect_type, redact_url, remember
-from tracker.pack_schema import CsvSource
+from tracker.pack_types import CsvSource
 from tracker.sources import FetchContext
 from tracker.sources.file_source import csv_records, decode_text, labelled, tidy
 
