@@ -143,3 +143,20 @@ def test_score_on_an_unchanged_pack_does_not_import_pydantic(project: Path) -> N
     runs = [subprocess.run([sys.executable, "-c", probe, str(project)], capture_output=True, text=True,
                            cwd=project.parent, timeout=120) for _ in range(2)]
     assert [r.stdout.split()[-2:] for r in runs] == [["True", "0"], ["False", "0"]], runs[-1].stderr
+
+
+def test_a_change_to_tracker_itself_voids_the_cache(project: Path, tmp_path: Path, monkeypatch) -> None:
+    """An upgrade (or an edit while developing) may check or convert differently."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "__init__.py").write_text("")
+    (code / "pack_schema.py").write_text("x = 1\n")
+    monkeypatch.setattr(load_cache.tracker, "__file__", str(code / "__init__.py"))
+    load_cache.load(project)
+    cache = project.parent / load_cache.CACHE_NAME
+    written = cache.stat().st_mtime_ns
+    load_cache.load(project)
+    assert cache.stat().st_mtime_ns == written
+    (code / "pack_schema.py").write_text("x = 22\n")
+    load_cache.load(project)
+    assert cache.stat().st_mtime_ns != written

@@ -2,11 +2,11 @@
 
 Checking the pack means importing pydantic and building its schema, which took longer than
 scoring the default pack (benchmarks/run.py, start-up). So the checked records are written
-to `.tracker-cache.json` beside config.yaml, with the SHA-256 of every file they came from:
-config.yaml, each pack file, each seed file named, and the pack folder's listing, plus the
-stat of the code that checks them. Any difference, or a cache that cannot be read, means a
-full check, exactly as without a cache; a pack with errors is never cached. The cache is an
-optimisation only: failing to write it costs speed, never a result.
+to `.tracker-cache.json` beside config.yaml, with the SHA-256 of every file they came from
+(config.yaml, each pack file, each seed file named, the pack folder's listing) and the size
+and mtime of each module of tracker itself. Any difference, or a cache that cannot be read,
+means a full check, exactly as without a cache; a pack with errors is never cached. The
+cache is an optimisation only: failing to write it costs speed, never a result.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from tracker.pack_types import Pack
 
 CACHE_NAME = ".tracker-cache.json"
 FORMAT = 1
-_CHECKING_CODE = ("pack_schema", "pack_checks", "pack", "config", "validation", "yamlload", "pack_types",
-                  "config_types", "records", "load_cache")
 
 
 def load(config_path: Path, pack_dir: Path | None = None) -> tuple[Config, Pack]:
@@ -59,17 +57,18 @@ def _read(cache: Path, config_path: Path, pack_dir: Path | None) -> tuple[Config
 
 def _key(config_path: Path, pack_dir: Path | None) -> list[Any]:
     """What the cache was made for: this config file, pack folder and checking code."""
-    code = Path(tracker.__file__).parent
     return [FORMAT, tracker.__version__, str(config_path.resolve()), str(pack_dir and Path(pack_dir).resolve()),
-            [_stat(code / f"{m}.py") for m in _CHECKING_CODE]]
+            _code_stats()]
 
 
-def _stat(path: Path) -> list[int]:
+def _code_stats() -> list[list[Any]]:
+    """Name, size and mtime of each module of the package: whatever checks or converts the pack
+    changes, the cache is void (a zipped install has none to list: the version keys it alone)."""
     try:
-        st = path.stat()
-    except OSError:  # not a plain file (a zipped install): the version alone then keys the code
+        files = sorted(Path(tracker.__file__).parent.glob("*.py"))
+        return [[f.name, st.st_size, st.st_mtime_ns] for f, st in ((f, f.stat()) for f in files)]
+    except OSError:
         return []
-    return [st.st_size, st.st_mtime_ns]
 
 
 def _fingerprints(names: list[str]) -> dict[str, str]:
