@@ -137,7 +137,11 @@ def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
     lookup = Others(by_ind)
     empty = history.iloc[0:0]
     cols = _column_views(history) if len(history) else {}
-    feats, ev, fresh = {}, [], []
+    feats = {}
+    # Filled in place: a list of per-indicator arrays stacked at the end held the evidence twice
+    # (50 MB more at 2,000 indicators, fresh pages the first score in a process pays for).
+    evidence = np.zeros((len(pack.indicators), len(grid), len(model.scenarios)))
+    fresh_arr = np.zeros((len(pack.indicators), len(grid)), dtype=bool)
     for i, (iid, ind) in enumerate(pack.indicators.items()):
         rows = by_ind.get(iid, empty)
         span_cols = None
@@ -145,12 +149,8 @@ def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
             a = history.index.get_loc(rows.index[0])
             span_cols = _span_arrays(cols, a, a + len(rows))
         f = features.compute(ind, rows, grid, lookup, span_cols)
-        e, fr = indicator_evidence(model, i, ind, f, grid)
+        evidence[i], fresh_arr[i] = indicator_evidence(model, i, ind, f, grid)
         feats[iid] = f
-        ev.append(e)
-        fresh.append(fr)
-    evidence = np.stack(ev) if ev else np.zeros((0, len(grid), len(model.scenarios)))
-    fresh_arr = np.stack(fresh) if fresh else np.zeros((0, len(grid)), dtype=bool)
     total = evidence.sum(axis=0)
     post = softmax(total + model.log_prior)
     evidence_only = softmax(total)
