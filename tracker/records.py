@@ -25,15 +25,18 @@ _TAG = "__record__"
 
 def from_model(value: Any) -> Any:
     """A pydantic model (and everything inside it) as the record class of the same name."""
-    fields = getattr(type(value), "model_fields", None)
-    if fields is not None:
-        record = RECORDS[type(value).__name__]
-        return record(**{name: from_model(getattr(value, name)) for name in fields})
+    if isinstance(value, _SCALARS):  # most values: the cheap test first (2,000-indicator packs)
+        return value
     if isinstance(value, list):
         return [from_model(v) for v in value]
     if isinstance(value, dict):
         return {k: from_model(v) for k, v in value.items()}
-    return value
+    if not hasattr(type(value), "model_fields"):
+        return value
+    return RECORDS[type(value).__name__](**{k: from_model(v) for k, v in vars(value).items()})
+
+
+_SCALARS = (str, int, float, type(None))
 
 
 def dumps(value: Any) -> str:
