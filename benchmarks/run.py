@@ -211,31 +211,34 @@ def section_startup(quick: bool) -> None:
 # ---------------------------------------------------------------- 2. scale
 
 def child_scale(n: int, years: int, weeks: int) -> dict:
+    """In the order of `tracker score`: the pack is loaded, then the history read, then scored."""
     import pandas as pd
     import synth
 
-    from tracker.config import Scoring
+    from tracker.config_types import Scoring
     from tracker.pack import load_pack
     from tracker.scoring import score
 
+    with tempfile.TemporaryDirectory(prefix="tracker-bench-scale-") as tmp:
+        folder = synth.write_pack(Path(tmp), n)
+        reset = reset_peak_rss()
+        t0, c0 = time.perf_counter(), time.process_time()
+        pack = load_pack(folder)
+        load, load_cpu = time.perf_counter() - t0, time.process_time() - c0
+    load_peak = peak_rss_mb()
     history = synth.history(n, years=years)
     rows = len(history)
     as_of = pd.Timestamp(history["date"].max())
     setup_peak = peak_rss_mb()
-    reset = reset_peak_rss()  # from here on, the peak is that of loading and scoring
+    reset = reset_peak_rss() and reset  # from here on, the peak is that of scoring
     rss_before = rss_mb()
-    with tempfile.TemporaryDirectory(prefix="tracker-bench-scale-") as tmp:
-        folder = synth.write_pack(Path(tmp), n)
-        t0, c0 = time.perf_counter(), time.process_time()
-        pack = load_pack(folder)
-        load, load_cpu = time.perf_counter() - t0, time.process_time() - c0
     t0, c0 = time.perf_counter(), time.process_time()
     result = score(pack, history, as_of, Scoring(), weeks=weeks)
     took, took_cpu = time.perf_counter() - t0, time.process_time() - c0
     assert result.post.shape == (weeks + 1, 3)
     return {"n": n, "rows": rows, "load_s": load, "score_s": took, "load_cpu_s": load_cpu,
             "score_cpu_s": took_cpu, "history_mb": rss_before,
-            "setup_peak_mb": setup_peak, "peak_rss_mb": peak_rss_mb() if reset else setup_peak,
+            "setup_peak_mb": setup_peak, "peak_rss_mb": max(load_peak, peak_rss_mb()) if reset else setup_peak,
             "peak_reset": reset, "grid": len(result.grid)}
 
 
@@ -247,8 +250,9 @@ def section_scale(quick: bool, repeat: int) -> None:
     out("  each size in a fresh process; the history is the frame Store.vintages_until returns, built in "
         "memory by benchmarks/synth.py;")
     out(f"  {repeat} rounds over the sizes (interleaved, so background load hits every size alike): best "
-        "time, worst memory; the peak RSS is reset (clear_refs) once the history is built, so it covers "
-        "loading and scoring with the history resident")
+        "time, worst memory; in the order of `tracker score` (pack, then history, then score); the peak RSS "
+        "is reset (clear_refs) before the pack load and again once the history is built, so it is the larger "
+        "of loading the pack and scoring with pack and history resident")
     docs: dict[int, list[dict]] = {n: [] for n in sizes}
     for _ in range(repeat):
         for n in sizes:
@@ -263,8 +267,8 @@ def section_scale(quick: bool, repeat: int) -> None:
         out(f"    {n:>5} indicators, {res['rows']:>10,} rows: pack load {res['load_s']:.2f} s "
             f"(cpu {res['load_cpu_s']:.2f}), score {res['score_s']:.2f} s (cpu {res['score_cpu_s']:.2f}); "
             f"peak RSS {res['peak_rss_mb']:.0f} MiB while loading and scoring")
-        out(f"          (the history alone: {res['history_mb']:.0f} MiB resident; building it peaked at "
-            f"{res['setup_peak_mb']:.0f} MiB)")
+        out(f"          (pack and history resident before scoring: {res['history_mb']:.0f} MiB; building the "
+            f"synthetic history peaked at {res['setup_peak_mb']:.0f} MiB)")
     _, mid, big = sizes
     r = results[big]
     growth = results[big]["score_s"] / results[mid]["score_s"]
