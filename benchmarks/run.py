@@ -242,6 +242,12 @@ def child_scale(n: int, years: int, weeks: int) -> dict:
             "peak_reset": reset, "grid": len(result.grid)}
 
 
+def paired_growth(small: list[dict], big: list[dict], key: str) -> tuple[float, str]:
+    """The median over rounds of big/small within each round, and every round's ratio."""
+    ratios = [b[key] / s[key] for s, b in zip(small, big, strict=True)]
+    return statistics.median(ratios), ", ".join(f"{r:.2f}×" for r in ratios)
+
+
 def section_scale(quick: bool, repeat: int) -> None:
     sizes = (20, 50, 200) if quick else (100, 500, 2000)
     years, weeks = (2, 104) if quick else (10, 520)
@@ -271,9 +277,13 @@ def section_scale(quick: bool, repeat: int) -> None:
             f"synthetic history peaked at {res['setup_peak_mb']:.0f} MiB)")
     _, mid, big = sizes
     r = results[big]
-    growth = results[big]["score_s"] / results[mid]["score_s"]
-    growth_cpu = results[big]["score_cpu_s"] / results[mid]["score_cpu_s"]
-    load_growth = results[big]["load_s"] / results[mid]["load_s"]
+    # Growth from the ratio within each round (the sizes run back to back), median over rounds:
+    # background load on a shared machine drifts over minutes and moves single runs by ±25 %;
+    # pairing cancels the drift, where the best time of each size favours the shorter runs.
+    growth, spread = paired_growth(docs[mid], docs[big], "score_s")
+    growth_cpu, _ = paired_growth(docs[mid], docs[big], "score_cpu_s")
+    load_growth, load_spread = paired_growth(docs[mid], docs[big], "load_s")
+    out(f"  growth {big:,}/{mid:,} in each round: score {spread}; pack load {load_spread}")
     peak_gb = r["peak_rss_mb"] * MB / 1e9
     record(f"scale: {big:,} indicators × {years} y daily, score on {weeks} weeks",
            f"{r['score_s']:.2f} s (pack load {r['load_s']:.2f} s more)", "≤ 5 s", r["score_s"] <= 5.0)
@@ -281,10 +291,10 @@ def section_scale(quick: bool, repeat: int) -> None:
            f"(load + score {r['load_s'] + r['score_s']:.2f} s)", "—", None)
     record(f"scale: {big:,} indicators, peak RSS loading + scoring",
            f"{r['peak_rss_mb']:.0f} MiB ({peak_gb:.2f} GB)", "≤ 1.5 GB", peak_gb <= 1.5)
-    record(f"scale: score time growth {big:,}/{mid:,} indicators",
+    record(f"scale: score time growth {big:,}/{mid:,} indicators (median of {repeat} paired rounds)",
            f"{growth:.2f}× (cpu {growth_cpu:.2f}×)", "≤ 4.4× (linear: 4×)", growth <= 4.4)
-    record(f"scale: pack load time growth {big:,}/{mid:,} indicators", f"{load_growth:.2f}×", "≤ 4.4×",
-           load_growth <= 4.4)
+    record(f"scale: pack load time growth {big:,}/{mid:,} indicators (median of {repeat} paired rounds)",
+           f"{load_growth:.2f}×", "≤ 4.4×", load_growth <= 4.4)
     out()
 
 

@@ -13,6 +13,9 @@ reported twice.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,26 @@ __all__ = ["SCENARIOS_FILE", "SEED_COLUMNS", "Pack", "load_pack"]
 
 def load_pack(root: Path) -> Pack:
     """Load and check the pack in folder `root`; raise ProblemsError listing every problem."""
-    root = Path(root)
+    with _without_cycle_collection():
+        return _load_pack(Path(root))
+
+
+@contextlib.contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """Loading builds hundreds of thousands of long-lived objects (values, marks, models) and no
+    reference cycles worth collecting; the cycle collector would walk all of them again at each
+    of its passes, a cost that grew faster than the pack (a sixth of loading 2,000 indicators).
+    Reference counting frees everything as before; collection resumes afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_pack(root: Path) -> Pack:
     if not root.is_dir():
         raise ProblemsError([Problem(str(root), 0, 0, "", "pack folder not found")])
     scen = _read(ScenarioSet, root / SCENARIOS_FILE, root, "name, scenarios, groups")
