@@ -28,7 +28,7 @@ class Feature:
     state: np.ndarray       # int: index into the indicator's states or levels
     row: np.ndarray         # int: index into `obs`, the observation to cite
     since: np.ndarray       # datetime64[D]: ordinal — when the current level was reached
-    obs: pd.DataFrame       # cited observations: date, value, level, published, source_url, note
+    obs: pd.DataFrame       # cited observations (by position: `row`): date, value, level, published, …
 
 
 def grid_dates(as_of: pd.Timestamp, weeks: int) -> np.ndarray:
@@ -81,7 +81,6 @@ def compute(ind: Indicator, rows: pd.DataFrame, grid: np.ndarray,
     ref = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     since = ref.copy()
     row = np.full(n, -1, dtype=np.int64)
-    rows = rows.reset_index(drop=True)
     if rows.empty:
         return Feature(value, ref, np.full(n, -1, dtype=np.int64), row, since, rows)
     cols = cols if cols is not None else arrays(rows)
