@@ -96,14 +96,22 @@ def child(args: list[str], env: dict[str, str] | None = None, timeout: float = 6
     return doc
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident set (VmHWM from /proc, else getrusage), in MiB."""
+def _status_mb(field: str) -> float | None:
+    """A memory figure of this process from /proc/self/status (VmHWM, VmRSS), in MiB."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM, else getrusage), in MiB."""
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -119,13 +127,8 @@ def reset_peak_rss() -> bool:
 
 
 def rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+    rss = _status_mb("VmRSS")
+    return float("nan") if rss is None else rss
 
 
 def load_average() -> str:

@@ -14,18 +14,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import json
 import os
 import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import tracker
 from tracker import records
 from tracker.config_types import Config
+from tracker.marks import Marks
 from tracker.pack_types import Pack
 
 CACHE_NAME = ".tracker-cache.json"
-FORMAT = 1
+FORMAT = 2
 
 
 def load(config_path: Path, pack_dir: Path | None = None) -> tuple[Config, Pack]:
@@ -95,15 +98,38 @@ def _document(config_path: Path, pack_dir: Path | None, cfg: Config, pack: Pack)
            "config": cfg, "pack": {
                "scenario_set": pack.scenario_set, "indicators": pack.indicators,
                "files": {i: str(p.relative_to(pack.root)) for i, p in pack.files.items()},
-               "marks": {i: records.marks_to_json(m) for i, m in pack.marks.items()},
+               "marks": json.dumps({i: records.marks_to_json(m) for i, m in pack.marks.items()}),
                "scenario_marks": records.marks_to_json(pack.scenario_marks)}}
     return records.dumps(doc)
 
 
 def _pack(doc: dict[str, Any], root: Path) -> Pack:
     return Pack(root, doc["scenario_set"], doc["indicators"], {i: root / f for i, f in doc["files"].items()},
-                {i: records.marks_from_json(m) for i, m in doc["marks"].items()},
-                records.marks_from_json(doc["scenario_marks"]))
+                _MarksOnDemand(doc["marks"]), records.marks_from_json(doc["scenario_marks"]))
+
+
+class _MarksOnDemand(Mapping[str, Marks]):
+    """The indicator files' marks, decoded on first use. Only messages about a file read them
+    (lint, pack tests), yet they are most of the cache: decoding them on every start-up took
+    more than half the time of reading it."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._marks: dict[str, Marks] | None = None
+
+    def _decoded(self) -> dict[str, Marks]:
+        if self._marks is None:
+            self._marks = {i: records.marks_from_json(m) for i, m in json.loads(self._text).items()}
+        return self._marks
+
+    def __getitem__(self, iid: str) -> Marks:
+        return self._decoded()[iid]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
 
 
 def _write(cache: Path, text: str) -> None:

@@ -9,6 +9,7 @@ defaults mirror pack_schema.py one for one (tests/test_pack_types.py holds them 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -245,7 +246,7 @@ class Pack:
     scenario_set: ScenarioSet
     indicators: dict[str, Indicator]
     files: dict[str, Path] = field(default_factory=dict)
-    marks: dict[str, Marks] = field(default_factory=dict)
+    marks: Mapping[str, Marks] = field(default_factory=dict)
     scenario_marks: Marks = field(default_factory=Marks)
 
     @property
