@@ -56,7 +56,12 @@ def bin_dir() -> Path:
 
 
 def shown(cmd: list[str]) -> str:
-    return shlex.join(str(c) for c in cmd)
+    """The command as one would type it in the repository (no machine's paths in the output)."""
+    def one(part: object) -> str:
+        text = str(part)
+        return "python" if text == sys.executable else text.replace(str(REPO) + os.sep, "")
+
+    return shlex.join(one(c) for c in cmd)
 
 
 def out(text: str = "") -> None:
@@ -213,8 +218,21 @@ def section_startup(quick: bool) -> None:
 
 # ---------------------------------------------------------------- 2. scale
 
-def child_scale(n: int, years: int, weeks: int) -> dict:
-    """In the order of `tracker score`: the pack is loaded, then the history read, then scored."""
+AGAIN = 3
+"""Times each child loads and scores: the first is what `tracker score` costs; the best of
+them (as timeit reports) is the work itself, without this VM's bursts of interference."""
+
+
+def _timed(fn, *args):  # noqa: ANN001, ANN202 - a stopwatch for any call
+    t0, c0 = time.perf_counter(), time.process_time()
+    value = fn(*args)
+    return value, time.perf_counter() - t0, time.process_time() - c0
+
+
+def child_scale(folder: Path, years: int, weeks: int) -> dict:
+    """In the order of `tracker score`: the pack is loaded, then the history read, then scored.
+    The first load and score are measured for time and peak memory; AGAIN − 1 repeats of each
+    follow in the same process, for the best time."""
     import pandas as pd
     import synth
 
@@ -222,27 +240,26 @@ def child_scale(n: int, years: int, weeks: int) -> dict:
     from tracker.pack import load_pack
     from tracker.scoring import score
 
-    with tempfile.TemporaryDirectory(prefix="tracker-bench-scale-") as tmp:
-        folder = synth.write_pack(Path(tmp), n)
-        reset = reset_peak_rss()
-        t0, c0 = time.perf_counter(), time.process_time()
-        pack = load_pack(folder)
-        load, load_cpu = time.perf_counter() - t0, time.process_time() - c0
+    reset = reset_peak_rss()
+    pack, load, load_cpu = _timed(load_pack, folder)
     load_peak = peak_rss_mb()
+    loads = [load] + [_timed(load_pack, folder)[1] for _ in range(AGAIN - 1)]
+    n = len(pack.indicators)
     history = synth.history(n, years=years)
     rows = len(history)
     as_of = pd.Timestamp(history["date"].max())
     setup_peak = peak_rss_mb()
     reset = reset_peak_rss() and reset  # from here on, the peak is that of scoring
     rss_before = rss_mb()
-    t0, c0 = time.perf_counter(), time.process_time()
-    result = score(pack, history, as_of, Scoring(), weeks=weeks)
-    took, took_cpu = time.perf_counter() - t0, time.process_time() - c0
+    result, took, took_cpu = _timed(score, pack, history, as_of, Scoring(), weeks)
     assert result.post.shape == (weeks + 1, 3)
+    peak = max(load_peak, peak_rss_mb()) if reset else setup_peak
+    del result
+    scores = [took] + [_timed(score, pack, history, as_of, Scoring(), weeks)[1] for _ in range(AGAIN - 1)]
     return {"n": n, "rows": rows, "load_s": load, "score_s": took, "load_cpu_s": load_cpu,
-            "score_cpu_s": took_cpu, "history_mb": rss_before,
-            "setup_peak_mb": setup_peak, "peak_rss_mb": max(load_peak, peak_rss_mb()) if reset else setup_peak,
-            "peak_reset": reset, "grid": len(result.grid)}
+            "score_cpu_s": took_cpu, "load_best_s": min(loads), "score_best_s": min(scores),
+            "history_mb": rss_before, "setup_peak_mb": setup_peak, "peak_rss_mb": peak,
+            "peak_reset": reset, "grid": weeks + 1}
 
 
 def paired_growth(small: list[dict], big: list[dict], key: str) -> tuple[float, str]:
@@ -252,29 +269,41 @@ def paired_growth(small: list[dict], big: list[dict], key: str) -> tuple[float, 
 
 
 def section_scale(quick: bool, repeat: int) -> None:
+    import synth
+
     sizes = (20, 50, 200) if quick else (100, 500, 2000)
     years, weeks = (2, 104) if quick else (10, 520)
     out(f"## 2. Scale: synthetic packs × {years} years of daily observations, scored on the "
         f"{weeks}-week grid")
     out("  each size in a fresh process; the history is the frame Store.vintages_until returns, built in "
         "memory by benchmarks/synth.py;")
-    out(f"  {repeat} rounds over the sizes (interleaved, so background load hits every size alike): best "
-        "time, worst memory; in the order of `tracker score` (pack, then history, then score); the peak RSS "
-        "is reset (clear_refs) before the pack load and again once the history is built, so it is the larger "
-        "of loading the pack and scoring with pack and history resident")
+    out(f"  {repeat} rounds over the sizes (interleaved, so background load hits every size alike); in the "
+        "order of `tracker score` (pack, then history, then score); the peak RSS is reset (clear_refs) before "
+        "the pack load and again once the history is built, so it is the larger of loading the pack and "
+        "scoring with pack and history resident;")
+    out(f"  each process loads and scores {AGAIN} times: 'first' is the first call (what `tracker score` pays, "
+        f"page faults included), 'best' the fastest of the {AGAIN} (the work itself, as timeit reports it)")
     docs: dict[int, list[dict]] = {n: [] for n in sizes}
-    for _ in range(repeat):
-        for n in sizes:
-            docs[n].append(child(["scale", "--n", str(n), "--years", str(years), "--weeks", str(weeks)]))
+    with tempfile.TemporaryDirectory(prefix="tracker-bench-scale-") as tmp:
+        # Written once and flushed: a pack written the moment before it is read is still being
+        # written back to disk while it loads, which slowed loading 2,000 files by a third.
+        packs = {n: synth.write_pack(Path(tmp) / f"n{n}", n) for n in sizes}
+        os.sync()
+        for _ in range(repeat):
+            for n in sizes:
+                docs[n].append(child(["scale", "--pack", str(packs[n]), "--years", str(years),
+                                      "--weeks", str(weeks)]))
     results = {}
     for n in sizes:
-        res = {k: min(d[k] for d in docs[n]) for k in ("load_s", "score_s", "load_cpu_s", "score_cpu_s")}
+        res = {k: min(d[k] for d in docs[n]) for k in ("load_s", "score_s", "load_cpu_s", "score_cpu_s",
+                                                        "load_best_s", "score_best_s")}
         res.update({k: max(d[k] for d in docs[n]) for k in ("peak_rss_mb", "history_mb", "setup_peak_mb")})
         res["rows"] = docs[n][0]["rows"]
         results[n] = res
         out(f"  command: {docs[n][0]['_cmd']}")
-        out(f"    {n:>5} indicators, {res['rows']:>10,} rows: pack load {res['load_s']:.2f} s "
-            f"(cpu {res['load_cpu_s']:.2f}), score {res['score_s']:.2f} s (cpu {res['score_cpu_s']:.2f}); "
+        out(f"    {n:>5} indicators, {res['rows']:>10,} rows: pack load first {res['load_s']:.2f} s "
+            f"(cpu {res['load_cpu_s']:.2f}), best {res['load_best_s']:.2f} s; score first {res['score_s']:.2f} s "
+            f"(cpu {res['score_cpu_s']:.2f}), best {res['score_best_s']:.2f} s; "
             f"peak RSS {res['peak_rss_mb']:.0f} MiB while loading and scoring")
         out(f"          (pack and history resident before scoring: {res['history_mb']:.0f} MiB; building the "
             f"synthetic history peaked at {res['setup_peak_mb']:.0f} MiB)")
@@ -282,22 +311,23 @@ def section_scale(quick: bool, repeat: int) -> None:
     r = results[big]
     # Growth from the ratio within each round (the sizes run back to back), median over rounds:
     # background load on a shared machine drifts over minutes and moves single runs by ±25 %;
-    # pairing cancels the drift, where the best time of each size favours the shorter runs.
-    growth, spread = paired_growth(docs[mid], docs[big], "score_s")
-    growth_cpu, _ = paired_growth(docs[mid], docs[big], "score_cpu_s")
-    load_growth, load_spread = paired_growth(docs[mid], docs[big], "load_s")
-    out(f"  growth {big:,}/{mid:,} in each round: score {spread}; pack load {load_spread}")
+    # pairing cancels the drift, and the best of each process's calls drops the bursts within it.
+    growth, spread = paired_growth(docs[mid], docs[big], "score_best_s")
+    first_growth, first_spread = paired_growth(docs[mid], docs[big], "score_s")
+    load_growth, load_spread = paired_growth(docs[mid], docs[big], "load_best_s")
+    first_load_growth, first_load_spread = paired_growth(docs[mid], docs[big], "load_s")
+    out(f"  growth {big:,}/{mid:,} in each round, best calls: score {spread}; pack load {load_spread}")
+    out(f"  growth {big:,}/{mid:,} in each round, first calls: score {first_spread} (median {first_growth:.2f}×); "
+        f"pack load {first_load_spread} (median {first_load_growth:.2f}×)")
     peak_gb = r["peak_rss_mb"] * MB / 1e9
-    record(f"scale: {big:,} indicators × {years} y daily, score on {weeks} weeks",
+    record(f"scale: {big:,} indicators × {years} y daily, score on {weeks} weeks (first call)",
            f"{r['score_s']:.2f} s (pack load {r['load_s']:.2f} s more)", "≤ 5 s", r["score_s"] <= 5.0)
-    record(f"scale: {big:,} indicators, pack load (reported separately)", f"{r['load_s']:.2f} s "
-           f"(load + score {r['load_s'] + r['score_s']:.2f} s)", "—", None)
     record(f"scale: {big:,} indicators, peak RSS loading + scoring",
            f"{r['peak_rss_mb']:.0f} MiB ({peak_gb:.2f} GB)", "≤ 1.5 GB", peak_gb <= 1.5)
-    record(f"scale: score time growth {big:,}/{mid:,} indicators (median of {repeat} paired rounds)",
-           f"{growth:.2f}× (cpu {growth_cpu:.2f}×)", "≤ 4.4× (linear: 4×)", growth <= 4.4)
-    record(f"scale: pack load time growth {big:,}/{mid:,} indicators (median of {repeat} paired rounds)",
-           f"{load_growth:.2f}×", "≤ 4.4×", load_growth <= 4.4)
+    record(f"scale: score time growth {big:,}/{mid:,} (median of {repeat} paired rounds, best of {AGAIN} calls)",
+           f"{growth:.2f}× (first calls {first_growth:.2f}×)", "≤ 4.4× (linear: 4×)", growth <= 4.4)
+    record(f"scale: pack load time growth {big:,}/{mid:,} (median of {repeat} paired rounds, best of {AGAIN})",
+           f"{load_growth:.2f}× (first calls {first_load_growth:.2f}×)", "≤ 4.4×", load_growth <= 4.4)
     out()
 
 
@@ -586,6 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--pack", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--years", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--weeks", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--indicators", type=int, help=argparse.SUPPRESS)
@@ -595,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE))
     if args.child:
-        doc = {"scale": lambda: child_scale(args.n, args.years, args.weeks),
+        doc = {"scale": lambda: child_scale(args.pack, args.years, args.weeks),
                "store": lambda: child_store(args.indicators, args.rows),
                "profile": lambda: child_profile(args.what, args.n, args.years, args.weeks, args.top),
                }[args.child]()

@@ -31,6 +31,31 @@ class Feature:
     obs: pd.DataFrame       # cited observations (by position: `row`): date, value, level, published, …
 
 
+@dataclass
+class Block:
+    """Every indicator's feature arrays as rows of one (indicators, dates) array per field.
+    Allocated once for a whole pack: thousands of small arrays kept until the report each
+    took fresh pages from the system (five faults per indicator), and the reports' stacked
+    copies of `row` and `state` are these arrays themselves."""
+
+    value: np.ndarray
+    ref: np.ndarray
+    state: np.ndarray
+    row: np.ndarray
+    since: np.ndarray
+
+    @classmethod
+    def blank(cls, indicators: int, dates: int) -> Block:
+        shape = (indicators, dates)
+        nat = np.full(shape, np.datetime64("NaT"), dtype="datetime64[D]")
+        return cls(np.full(shape, np.nan), nat, np.full(shape, -1, dtype=np.int64),
+                   np.full(shape, -1, dtype=np.int64), nat.copy())
+
+    def feature(self, i: int, obs: pd.DataFrame) -> Feature:
+        """Indicator i's feature: views into the block's rows, filled in place by `compute`."""
+        return Feature(self.value[i], self.ref[i], self.state[i], self.row[i], self.since[i], obs)
+
+
 def grid_dates(as_of: pd.Timestamp, weeks: int) -> np.ndarray:
     """Weekly evaluation dates ending at as_of (t, t−7d, …), oldest first."""
     end = np.datetime64(as_of.date(), "D")
@@ -71,18 +96,17 @@ def with_hysteresis(ind: Indicator, x: np.ndarray, raw: np.ndarray) -> np.ndarra
 
 
 def compute(ind: Indicator, rows: pd.DataFrame, grid: np.ndarray,
-            lookup: transforms.Lookup | None = None, cols: dict[str, np.ndarray] | None = None) -> Feature:
+            lookup: transforms.Lookup | None = None, cols: dict[str, np.ndarray] | None = None,
+            out: Feature | None = None) -> Feature:
     """rows: this indicator's vintages, sorted by fetch time, vintage, then date (as
     store.vintages_until returns them), with columns vintage, fetched, date, value, level,
     published, source_url, note. `cols`: the same columns as arrays, when the caller has
-    converted a whole history at once (the per-slice conversion dominates large packs)."""
-    n = len(grid)
-    value = np.full(n, np.nan)
-    ref = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-    since = ref.copy()
-    row = np.full(n, -1, dtype=np.int64)
+    converted a whole history at once (the per-slice conversion dominates large packs).
+    `out`: a blank feature (from `Block.feature`) to fill in place."""
+    out = out if out is not None else Block.blank(1, len(grid)).feature(0, rows)
+    value, ref, since, row = out.value, out.ref, out.since, out.row
     if rows.empty:
-        return Feature(value, ref, np.full(n, -1, dtype=np.int64), row, since, rows)
+        return out
     cols = cols if cols is not None else arrays(rows)
     vint = cols["vintage"]
     starts = np.flatnonzero(np.r_[True, vint[1:] != vint[:-1]])
@@ -116,10 +140,10 @@ def compute(ind: Indicator, rows: pd.DataFrame, grid: np.ndarray,
             value[idx], ref[idx], since[idx] = vals[k[ok]], refs[k[ok]], runs[k[ok]]
             row[idx] = (pos[k[ok]] if keep is None else keep[pos[k[ok]]]) + a
     if ind.kind == "ordinal":
-        state = np.where(np.isnan(value), -1, np.nan_to_num(value, nan=-1)).astype(np.int64)
+        out.state[:] = np.nan_to_num(value, nan=-1)
     else:
-        state = with_hysteresis(ind, value, first_match(ind, value))
-    return Feature(value, ref, state, row, since, rows)
+        out.state[:] = with_hysteresis(ind, value, first_match(ind, value))
+    return out
 
 
 def _visible_sets(seen: np.ndarray, grid: np.ndarray, sel: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -50,14 +50,12 @@ class Result:
     coverage: np.ndarray                       # (T,)
     fresh: np.ndarray                          # (I, T) bool
     window: int
+    block: features.Block                      # the feats' arrays, (I, T) each
     cfg: Scoring = field(default_factory=Scoring)
     trend: list[dict | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        feats = list(self.feats.values())
-        n = len(self.grid)
-        self.rows = np.stack([f.row for f in feats]) if feats else np.zeros((0, n), dtype=np.int64)
-        self.states = np.stack([f.state for f in feats]) if feats else np.zeros((0, n), dtype=np.int64)
+        self.rows, self.states = self.block.row, self.block.state
         self.ordinal = np.array([i.kind == "ordinal" for i in self.pack.indicators.values()], dtype=bool)
 
     @property
@@ -142,20 +140,21 @@ def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
     # (50 MB more at 2,000 indicators, fresh pages the first score in a process pays for).
     evidence = np.zeros((len(pack.indicators), len(grid), len(model.scenarios)))
     fresh_arr = np.zeros((len(pack.indicators), len(grid)), dtype=bool)
+    block = features.Block.blank(len(pack.indicators), len(grid))
     for i, (iid, ind) in enumerate(pack.indicators.items()):
         rows = by_ind.get(iid, empty)
         span_cols = None
         if len(rows):
             a = history.index.get_loc(rows.index[0])
             span_cols = _span_arrays(cols, a, a + len(rows))
-        f = features.compute(ind, rows, grid, lookup, span_cols)
+        f = features.compute(ind, rows, grid, lookup, span_cols, block.feature(i, rows))
         evidence[i], fresh_arr[i] = indicator_evidence(model, i, ind, f, grid)
         feats[iid] = f
     total = evidence.sum(axis=0)
     post = softmax(total + model.log_prior)
     evidence_only = softmax(total)
     coverage = (model.weight[:, None] * fresh_arr).sum(axis=0) / max(model.weight.sum(), 1e-12)
-    result = Result(pack, model, grid, feats, evidence, post, evidence_only, coverage, fresh_arr, window, cfg)
+    result = Result(pack, model, grid, feats, evidence, post, evidence_only, coverage, fresh_arr, window, block, cfg)
     from tracker.trend import trend_calls
 
     result.trend = trend_calls(result, cfg)
