@@ -16,7 +16,7 @@ import pandas as pd
 from tracker import features
 from tracker.config_types import Scoring
 from tracker.durations import parse_days
-from tracker.pack_types import Indicator, Pack
+from tracker.pack_types import Pack
 
 LN2 = math.log(2.0)
 
@@ -34,6 +34,7 @@ class Model:
     loglik: list[np.ndarray]                   # per indicator: (states, S)
     stall_rate: list[np.ndarray | None]        # ordinal: λ_s per day, else None
     stall_cap: np.ndarray                      # (I,) days
+    ordinal: np.ndarray                        # (I,) bool
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Result:
 
     def __post_init__(self) -> None:
         self.rows, self.states = self.block.row, self.block.state
-        self.ordinal = np.array([i.kind == "ordinal" for i in self.pack.indicators.values()], dtype=bool)
+        self.ordinal = self.model.ordinal
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -98,29 +99,35 @@ def build_model(pack: Pack) -> Model:
             half.append(parse_days(ind.half_life))
             cap.append(0.0)
     prior = np.array([pack.priors[s] for s in scen])
+    ordinal = np.array([ind.kind == "ordinal" for ind in pack.indicators.values()], dtype=bool)
     return Model(ids, scen, np.log(prior), np.array(weight), np.array(half), np.array(stale),
-                 loglik, rates, np.array(cap))
+                 loglik, rates, np.array(cap), ordinal)
 
 
-def indicator_evidence(model: Model, i: int, ind: Indicator, f: features.Feature,
-                       grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(T, S) evidence in nats and (T,) freshness for one indicator."""
-    known = f.state >= 0
-    ll = np.zeros((len(grid), len(model.scenarios)))
-    ll[known] = model.loglik[i][f.state[known]]
-    age = np.where(known, (grid - f.ref).astype("timedelta64[D]").astype(np.int64), 0).astype(float)
-    if ind.kind == "ordinal":
-        last = len(ind.levels) - 1
-        stalled = known & (f.state < last)
-        d = np.where(known, (grid - f.since).astype("timedelta64[D]").astype(np.int64), 0)
-        d = np.minimum(d.astype(float), model.stall_cap[i])
-        ll[stalled] -= np.outer(d[stalled], model.stall_rate[i])
-        decay = np.ones(len(grid))
-        fresh = known & (age <= model.stale_after[i])  # a fact stays true; an unwatched signpost is stale
-    else:
-        decay = np.power(2.0, -age / model.half_life[i])
-        fresh = known & (age <= model.stale_after[i])
-    return ll * (model.weight[i] * decay)[:, None], fresh
+def evidence_of(model: Model, block: features.Block, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(I, T, S) evidence in nats and (I, T) freshness, for all indicators in whole-array steps:
+    per indicator, thousands of small arrays cost more in Python than in arithmetic."""
+    state = block.state
+    known = state >= 0
+    table = np.zeros((len(model.ids), max((len(t) for t in model.loglik), default=1), len(model.scenarios)))
+    for i, t in enumerate(model.loglik):
+        table[i, :len(t)] = t
+    ll = table[np.arange(len(model.ids))[:, None], np.where(known, state, 0)]
+    ll[~known] = 0.0
+    age = _days(grid, block.ref, known)
+    for i in np.flatnonzero(model.ordinal):  # an unmet stage costs more the longer it stalls
+        stalled = known[i] & (state[i] < len(model.loglik[i]) - 1)
+        d = np.minimum(_days(grid, block.since[i], known[i]), model.stall_cap[i])
+        ll[i, stalled] -= np.outer(d[stalled], model.stall_rate[i])
+    decay = np.power(2.0, -age / model.half_life[:, None])  # 1 for ordinal: half_life is inf
+    fresh = known & (age <= model.stale_after[:, None])  # a fact stays true; an unwatched signpost is stale
+    ll *= (model.weight[:, None] * decay)[:, :, None]
+    return ll, fresh
+
+
+def _days(grid: np.ndarray, since: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Whole days from `since` to each grid date, 0 where nothing is known."""
+    return np.where(known, (grid - since).astype("timedelta64[D]").astype(np.int64), 0).astype(float)
 
 
 def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
@@ -136,10 +143,6 @@ def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
     empty = history.iloc[0:0]
     cols = _column_views(history) if len(history) else {}
     feats = {}
-    # Filled in place: a list of per-indicator arrays stacked at the end held the evidence twice
-    # (50 MB more at 2,000 indicators, fresh pages the first score in a process pays for).
-    evidence = np.zeros((len(pack.indicators), len(grid), len(model.scenarios)))
-    fresh_arr = np.zeros((len(pack.indicators), len(grid)), dtype=bool)
     block = features.Block.blank(len(pack.indicators), len(grid))
     for i, (iid, ind) in enumerate(pack.indicators.items()):
         rows = by_ind.get(iid, empty)
@@ -147,9 +150,8 @@ def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
         if len(rows):
             a = history.index.get_loc(rows.index[0])
             span_cols = _span_arrays(cols, a, a + len(rows))
-        f = features.compute(ind, rows, grid, lookup, span_cols, block.feature(i, rows))
-        evidence[i], fresh_arr[i] = indicator_evidence(model, i, ind, f, grid)
-        feats[iid] = f
+        feats[iid] = features.compute(ind, rows, grid, lookup, span_cols, block.feature(i, rows))
+    evidence, fresh_arr = evidence_of(model, block, grid)
     total = evidence.sum(axis=0)
     post = softmax(total + model.log_prior)
     evidence_only = softmax(total)
