@@ -470,6 +470,7 @@ def ingest_run(servers, sources: int, workers: int, per_host: int, hosts: list[s
         preseed(tmp / "tracker.db", config, sources)
         if edited:  # the first run after an edit to the pack checks it again
             (tmp / ".tracker-cache.json").unlink()
+        os.sync()  # the set-up's files written back now, not while the run is timed
         cmd = [str(bin_dir() / "tracker"), "ingest", "--json", "--config", str(config)]
         if only is not None:
             cmd.insert(2, f"c{only:05d}")
