@@ -13,12 +13,10 @@ reported twice.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tracker import cycles
 from tracker.errors import Problem, ProblemsError
 from tracker.pack_checks import SEED_COLUMNS, Context, IndicatorChecker, PackFile, check_scenarios
 from tracker.pack_schema import Indicator, ScenarioSet
@@ -32,23 +30,8 @@ __all__ = ["SCENARIOS_FILE", "SEED_COLUMNS", "Pack", "load_pack"]
 
 def load_pack(root: Path) -> Pack:
     """Load and check the pack in folder `root`; raise ProblemsError listing every problem."""
-    with _without_cycle_collection():
+    with cycles.paused():
         return _load_pack(Path(root))
-
-
-@contextlib.contextmanager
-def _without_cycle_collection() -> Iterator[None]:
-    """Loading builds hundreds of thousands of long-lived objects (values, marks, models) and no
-    reference cycles worth collecting; the cycle collector would walk all of them again at each
-    of its passes, a cost that grew faster than the pack (a sixth of loading 2,000 indicators).
-    Reference counting frees everything as before; collection resumes afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _load_pack(root: Path) -> Pack:

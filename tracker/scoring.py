@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tracker import features
+from tracker import cycles, features
 from tracker.config_types import Scoring
 from tracker.durations import parse_days
 from tracker.pack_types import Pack
@@ -133,6 +133,11 @@ def _days(grid: np.ndarray, since: np.ndarray, known: np.ndarray) -> np.ndarray:
 def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
           weeks: int | None = None) -> Result:
     """Score the pack on the weekly grid ending at as_of, from `store.vintages_until(as_of)`."""
+    with cycles.paused():
+        return _score(pack, history, as_of, cfg, weeks)
+
+
+def _score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring, weeks: int | None) -> Result:
     model = build_model(pack)
     window = max(1, round(parse_days(cfg.window) / 7))
     span = weeks if weeks is not None else max(window * 2, round(parse_days(cfg.history) / 7))
