@@ -52,7 +52,7 @@ def vintages(cfg: Path) -> list[dict]:
      "Error: unknown level 'price_agred' for pos2-stage; did you mean 'price_agreed'?; "
      "expected one of: talks, memorandum, price_agreed"),
     (["pos2-stage", "price_agreed", "--date", "2999-01-01", "--url", URL, "--note", "n"],
-     "Error: --date 2999-01-01 is in the future"),
+     "Error: --date 2999-01-01 is in the future; the tracker only knows what has been published"),
     (["pos2-stage", "price_agreed", "--date", "01/02/2025", "--url", URL, "--note", "n"],
      "Error: --date: expected a date as YYYY-MM-DD, got '01/02/2025'"),
     (["pos2-stage", "price_agreed", "--date", DAY, "--url", "example.org/news", "--note", "n"],

@@ -10,6 +10,7 @@ import pandas as pd
 
 from tracker.errors import InputError
 from tracker.pack_types import Pack
+from tracker.service import parse_day
 from tracker.store import Store, utcnow
 from tracker.suggest import closest
 
@@ -21,8 +22,8 @@ def record(pack: Pack, store: Store, indicator: str, value: str, date: str, url:
     if indicator not in pack.indicators:
         raise InputError(f"unknown indicator {indicator!r}{closest(indicator, pack.indicators)}")
     ind = pack.indicators[indicator]
-    day = _day(date, "--date", today)
-    pub = _day(published, "--published", today) if published else today
+    day = parse_day(date, today, "--date")
+    pub = parse_day(published, today, "--published") if published else today
     if pub < day:
         raise InputError(f"--published {pub} is before --date {day}")
     if not url.strip().lower().startswith(("http://", "https://")):
@@ -50,13 +51,3 @@ def record(pack: Pack, store: Store, indicator: str, value: str, date: str, url:
     if not store.write_vintage(indicator, frame, fetched_at=utcnow(), origin="observe"):
         return f"Already recorded: {indicator} = {what} on {day}; nothing changed."
     return f"Recorded {indicator} = {what} on {day} (published {pub}), source {url.strip()}."
-
-
-def _day(text: str, flag: str, today: dt.date) -> dt.date:
-    try:
-        day = dt.date.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise InputError(f"{flag}: expected a date as YYYY-MM-DD, got {text!r}") from None
-    if day > today:
-        raise InputError(f"{flag} {day} is in the future")
-    return day

@@ -36,17 +36,19 @@ def load(config_path: str | None, pack_dir: str | None = None) -> Context:
     return Context(*load_cache.load(find_config(config_path), Path(pack_dir) if pack_dir else None))
 
 
-def parse_day(text: str | None, today: dt.date | None = None) -> dt.date:
-    """--as-of and friends: YYYY-MM-DD, never in the future."""
+def parse_day(text: str | None, today: dt.date | None = None, flag: str = "") -> dt.date:
+    """--as-of and friends: YYYY-MM-DD, never in the future. `flag` names the option in the
+    message when a command takes more than one date."""
     today = today or dt.date.today()
     if text is None:
         return today
     try:
         day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+    except (TypeError, ValueError):
+        raise InputError(f"{flag + ': ' if flag else ''}expected a date as YYYY-MM-DD, got {text!r}") from None
     if day > today:
-        raise InputError(f"{day} is in the future; the tracker only knows what has been published")
+        raise InputError(f"{flag + ' ' if flag else ''}{day} is in the future; "
+                         "the tracker only knows what has been published")
     return day
 
 
