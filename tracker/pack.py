@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tracker import cycles
+from tracker import cycles, pack_types
 from tracker.errors import Problem, ProblemsError
 from tracker.pack_checks import SEED_COLUMNS, Context, IndicatorChecker, PackFile, check_scenarios
 from tracker.pack_schema import Indicator, ScenarioSet
@@ -43,7 +43,7 @@ def _load_pack(root: Path) -> Pack:
                    if p.suffix in (".yaml", ".yml") and p.name != SCENARIOS_FILE and p.is_file())
     files = [_read(Indicator, p, root, "id, name, group, source, …") for p in paths]
     ctx = _context(root, scen.data, files)
-    indicators: dict[str, Indicator] = {}
+    indicators: dict[str, pack_types.Indicator] = {}
     owner: dict[str, PackFile] = {}
     for f in files:
         problems += f.problems
@@ -64,7 +64,7 @@ def _load_pack(root: Path) -> Pack:
         problems.append(Problem(_shown(root, root), 0, 0, "", "no indicator files (*.yaml) in the pack"))
     if problems:
         raise ProblemsError(problems)
-    return Pack(root, from_model(scen.model), {i: from_model(indicators[i]) for i in sorted(indicators)},
+    return Pack(root, scen.model, {i: indicators[i] for i in sorted(indicators)},
                 {i: owner[i].path for i in indicators}, {i: owner[i].marks for i in indicators}, scen.marks)
 
 
@@ -96,7 +96,7 @@ def _read(model: Any, path: Path, root: Path, fields: str) -> PackFile:
                                                      f"got {describe(f.data)}"))
     else:
         obj, schema = validate(model, f.data, f.shown, f.marks)
-        f.model = None if f.problems else obj
+        f.model = None if f.problems else from_model(obj)  # the record alone stays: less to keep alive
         f.problems += _new(f.problems, schema)
     return f
 

@@ -27,8 +27,9 @@ SOURCE_KINDS = ("file", "csv", "json", "gdelt", "worldbank", "imf", "comtrade", 
 
 @dataclass
 class PackFile:
-    """One pack file as read: raw data (None when unreadable), marks, the typed model (None
-    when the schema refused it) and the problems found while reading and validating it."""
+    """One pack file as read: raw data (None when unreadable), marks, the checked record
+    (pack_types; None when the schema refused it) and the problems found while reading and
+    validating it."""
 
     path: Path
     shown: str
