@@ -58,13 +58,13 @@ def _load_pack(root: Path) -> Pack:
             continue
         if isinstance(iid, str):
             owner[iid] = f
-        if f.model is not None:
-            indicators[f.model.id] = f.model
+        if f.record is not None:
+            indicators[f.record.id] = f.record
     if not files and not problems:
         problems.append(Problem(_shown(root, root), 0, 0, "", "no indicator files (*.yaml) in the pack"))
     if problems:
         raise ProblemsError(problems)
-    return Pack(root, scen.model, {i: indicators[i] for i in sorted(indicators)},
+    return Pack(root, scen.record, {i: indicators[i] for i in sorted(indicators)},
                 {i: owner[i].path for i in indicators}, {i: owner[i].marks for i in indicators}, scen.marks)
 
 
@@ -96,7 +96,7 @@ def _read(model: Any, path: Path, root: Path, fields: str) -> PackFile:
                                                      f"got {describe(f.data)}"))
     else:
         obj, schema = validate(model, f.data, f.shown, f.marks)
-        f.model = None if f.problems else from_model(obj)  # the record alone stays: less to keep alive
+        f.record = None if f.problems else from_model(obj)  # not the model: less to keep alive
         f.problems += _new(f.problems, schema)
     return f
 

@@ -35,7 +35,7 @@ class PackFile:
     shown: str
     data: Any = None
     marks: Marks = field(default_factory=Marks)
-    model: Any = None
+    record: Any = None
     problems: list[Problem] = field(default_factory=list)
 
 
