@@ -220,11 +220,15 @@ def section_startup(quick: bool) -> None:
 
 # ---------------------------------------------------------------- 2. scale
 
-def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
-    """fn(*args), its wall time and its CPU time."""
+def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float, float, int]:
+    """fn(*args), its wall time, its CPU time and the page faults it took (fresh memory)."""
+    import resource
+
+    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t0, c0 = time.perf_counter(), time.process_time()
     value = fn(*args)
-    return value, time.perf_counter() - t0, time.process_time() - c0
+    took, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return value, took, cpu, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
 
 
 def child_scale(folder: Path, years: int, weeks: int) -> dict:
@@ -237,17 +241,20 @@ def child_scale(folder: Path, years: int, weeks: int) -> dict:
     from tracker.scoring import score
 
     reset = reset_peak_rss()
-    pack, load, load_cpu = _timed(load_pack, folder)
+    rss_start = rss_mb()
+    pack, load, load_cpu, load_faults = _timed(load_pack, folder)
+    pack_mb = rss_mb() - rss_start
     load_peak = peak_rss_mb()
     history = synth.history(len(pack.indicators), years=years)
     as_of = pd.Timestamp(history["date"].max())
     setup_peak = peak_rss_mb()
     reset = reset_peak_rss() and reset  # from here on, the peak is that of scoring
     rss_before = rss_mb()
-    result, took, took_cpu = _timed(score, pack, history, as_of, Scoring(), weeks)
+    result, took, took_cpu, score_faults = _timed(score, pack, history, as_of, Scoring(), weeks)
     assert result.post.shape == (weeks + 1, 3)
     return {"n": len(pack.indicators), "rows": len(history), "load_s": load, "score_s": took,
             "load_cpu_s": load_cpu, "score_cpu_s": took_cpu, "history_mb": rss_before,
+            "pack_mb": pack_mb, "load_faults": load_faults, "score_faults": score_faults,
             "setup_peak_mb": setup_peak, "peak_rss_mb": max(load_peak, peak_rss_mb()) if reset else setup_peak,
             "peak_reset": reset}
 
@@ -322,7 +329,8 @@ def section_scale(quick: bool, repeat: int) -> None:
     results = {}
     for n in sizes:
         res = {k: min(d[k] for d in docs[n]) for k in ("load_s", "score_s", "load_cpu_s", "score_cpu_s")}
-        res.update({k: max(d[k] for d in docs[n]) for k in ("peak_rss_mb", "history_mb", "setup_peak_mb")})
+        res.update({k: max(d[k] for d in docs[n]) for k in ("peak_rss_mb", "history_mb", "setup_peak_mb",
+                                                            "pack_mb", "load_faults", "score_faults")})
         res["rows"] = docs[n][0]["rows"]
         results[n] = res
         out(f"  command: {docs[n][0]['_cmd']}")
@@ -331,6 +339,8 @@ def section_scale(quick: bool, repeat: int) -> None:
             f"peak RSS {res['peak_rss_mb']:.0f} MiB while loading and scoring")
         out(f"          (pack and history resident before scoring: {res['history_mb']:.0f} MiB; building the "
             f"synthetic history peaked at {res['setup_peak_mb']:.0f} MiB)")
+        out(f"          (the loaded pack holds {res['pack_mb']:.0f} MiB; page faults: pack load "
+            f"{res['load_faults']:,}, score {res['score_faults']:,})")
     rounds_score, rounds_score_list = paired_growth(docs[mid], docs[big], "score_s")
     rounds_load, rounds_load_list = paired_growth(docs[mid], docs[big], "load_s")
     out(f"  growth {big:,}/{mid:,} between the fresh processes of each round (for reference: the machine's "

@@ -160,11 +160,25 @@ def _visible_sets(seen: np.ndarray, grid: np.ndarray, sel: np.ndarray) -> list[t
     return out
 
 
+def column_views(history: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The columns `compute` reads, as numpy views of a whole history (no copies)."""
+    return {"vintage": history["vintage"].to_numpy(), "fetched": history["fetched"].to_numpy(),
+            "date": history["date"].to_numpy(), "published": history["published"].to_numpy(),
+            "value": history["value"].to_numpy(dtype=float)}
+
+
+def span_arrays(views: dict[str, np.ndarray], a: int, b: int) -> dict[str, np.ndarray]:
+    """The `cols` of `compute` for history rows a:b. Converting each indicator's span when it is
+    used, rather than the whole history up front, spares a full copy of three date columns (on
+    2,000 indicators × 10 years of daily rows, 167 MiB of the peak memory) at the same speed."""
+    span = {k: v[a:b] for k, v in views.items()}
+    for k in ("fetched", "date", "published"):
+        span[k] = span[k].astype("datetime64[D]")
+    return span
+
+
 def arrays(rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    return {"vintage": rows["vintage"].to_numpy(), "fetched": rows["fetched"].to_numpy().astype("datetime64[D]"),
-            "date": rows["date"].to_numpy().astype("datetime64[D]"),
-            "published": rows["published"].to_numpy().astype("datetime64[D]"),
-            "value": rows["value"].to_numpy(dtype=float)}
+    return span_arrays(column_views(rows), 0, len(rows))
 
 
 Points = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]

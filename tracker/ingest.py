@@ -200,7 +200,8 @@ def merge(previous: pd.DataFrame, fetched: pd.DataFrame, today: dt.date, ind: In
     _check_fetched(dates, values, col)
     old_dates = _days(previous, "date")                                    # sorted (Store.latest)
     at = np.clip(np.searchsorted(old_dates, dates), 0, max(len(old_dates) - 1, 0))
-    unchanged = (at < len(old_dates)) & (old_dates[at] == dates) if len(old_dates) else np.zeros(len(dates), bool)
+    sent_again = old_dates[at] == dates if len(old_dates) else np.zeros(len(dates), bool)
+    unchanged = sent_again.copy()
     if len(old_dates):
         old_values = _cells(previous, col, float if col == "value" else object)[at]
         # np.isclose(old, new, rtol=1e-12, atol=0) spelt out (a tenth of its cost); `new` is finite
@@ -215,7 +216,8 @@ def merge(previous: pd.DataFrame, fetched: pd.DataFrame, today: dt.date, ind: In
             "level": values if col == "level" else _cells(fetched, "level", object),
             "published": np.maximum(published, dates).astype("datetime64[s]"),
             "source_url": _cells(fetched, "source_url", object), "note": _cells(fetched, "note", object)}
-    kept = ~_within(np.sort(dates), old_dates)
+    kept = np.ones(len(old_dates), bool)
+    kept[at[sent_again]] = False
     if kept.any():  # previous rows the source no longer sends stay as they were
         rows = {name: np.concatenate([_cells(previous, name)[kept], rows[name]]) for name in OBS_COLUMNS}
     order = np.argsort(rows["date"], kind="stable")
@@ -223,13 +225,6 @@ def merge(previous: pd.DataFrame, fetched: pd.DataFrame, today: dt.date, ind: In
     # (Store.write_vintage), and each column costs the DataFrame ~50 µs to build.
     return pd.DataFrame({name: cells[order] for name, cells in rows.items()
                          if name in ("date", col, "published") or not pd.isna(cells).all()}, copy=False)
-
-
-def _within(ordered: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """np.isin(days, ordered) for sorted `ordered`, by binary search (np.isin sorts both)."""
-    if not len(ordered):
-        return np.zeros(len(days), bool)
-    return ordered[np.minimum(np.searchsorted(ordered, days), len(ordered) - 1)] == days
 
 
 def _check_fetched(dates: np.ndarray, values: np.ndarray, col: str) -> None:

@@ -65,7 +65,8 @@ def _key(config_path: Path, pack_dir: Path | None) -> list[Any]:
 
 
 def _code_stats() -> list[list[Any]]:
-    """Name, size and mtime of each module of the package: whatever checks or converts the pack
+    """Name, size and mtime of each top-level module of the package, where all the code that
+    checks or converts config and pack lives (tracker/sources/ only fetches): when any of it
     changes, the cache is void (a zipped install has none to list: the version keys it alone)."""
     try:
         files = sorted(Path(tracker.__file__).parent.glob("*.py"))
