@@ -7,6 +7,7 @@ compares the full message list, so a changed word, line or column is a failing t
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -46,7 +47,7 @@ CASES: dict[str, list[str]] = {
         "irregular or a pandas frequency such as ME, QE or W-FRI; got 'M', which pandas 3 spells 'ME'",
     ],
     "invalid-yaml": [
-        "indicators/trade.yaml:17:9: invalid YAML: did not find expected ',' or '}'",
+        "indicators/trade.yaml:17:9: invalid YAML: {lib}",
     ],
     "likelihood-infinite": [
         'indicators/trade.yaml:18:23: likelihood.rising.B: expected a finite number, got number inf',
@@ -63,7 +64,7 @@ CASES: dict[str, list[str]] = {
         'number such as 0.01',
     ],
     "many-mistakes": [
-        "indicators/broken.yaml:3:1: invalid YAML: did not find expected ',' or ']'",
+        "indicators/broken.yaml:3:1: invalid YAML: {lib}",
         "indicators/news.yaml:3:8: group: unknown group 'news'; expected one of: trade, pos2",
         "indicators/news.yaml:8:3: likelihood.clam: unknown state 'clam'; did you mean 'calm'?",
         'indicators/news.yaml:9:12: rationale: expected at least 20 characters, got 5',
@@ -136,8 +137,7 @@ CASES: dict[str, list[str]] = {
         "indicators/trade.yaml:6:21: source.urll: unknown field; did you mean 'url'?",
     ],
     "tab-indent": [
-        'indicators/pos2.yaml:8:1: invalid YAML: found character that cannot start any token (a tab: YAML '
-        'indents with spaces only)',
+        'indicators/pos2.yaml:8:1: invalid YAML: {lib} (a tab: YAML indents with spaces only)',
     ],
     "test-expect-contradiction": [
         'indicators/pos2.yaml:16:13: tests[0].expect: no_data: true cannot be combined with state or value',
@@ -194,9 +194,18 @@ def _messages(folder: Path) -> list[str]:
     return [str(p) for p in caught.value.problems]
 
 
+def _same(actual: list[str], expected: list[str]) -> bool:
+    """Exact, except that `{lib}` stands for a reason worded by PyYAML or Python, not by the tool:
+    those words change between library versions (PyYAML 6.0.4 broke CI this way), the tool's
+    prefix, position and field path around them must not."""
+    patterns = [re.escape(e).replace(re.escape("{lib}"), ".+") for e in expected]
+    return len(actual) == len(expected) and all(re.fullmatch(p, a) for p, a in zip(patterns, actual, strict=True))
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_case_reports_exactly(tmp_path: Path, case: str) -> None:
-    assert _messages(_pack(tmp_path, case)) == CASES[case]
+    messages = _messages(_pack(tmp_path, case))
+    assert _same(messages, CASES[case]), messages
 
 
 def test_every_corpus_folder_has_a_case() -> None:
@@ -244,17 +253,16 @@ def test_pack_without_indicators(tmp_path: Path) -> None:
      "f.yaml:1:1: the document nests or expands too far to be a pack (recursive or exponential aliases?)"),
     ("a: 1\nb: \x07\n", "f.yaml:2:4: invalid YAML: control character U+0007 is not allowed in a YAML file"),
     ("a: !!python/object:os.system x\n",
-     "f.yaml:1:4: a: invalid value: could not determine a constructor for the tag "
-     "'tag:yaml.org,2002:python/object:os.system'"),
-    ("a: !!int x\n", "f.yaml:1:4: a: invalid value: invalid literal for int() with base 10: 'x'"),
+     "f.yaml:1:4: a: invalid value: {lib}"),
+    ("a: !!int x\n", "f.yaml:1:4: a: invalid value: {lib}"),
     ("? [a]\n: 1\n", "f.yaml:1:3: a key must be plain text, not a list or mapping"),
-    ("<<: 5\n", "f.yaml:1:1: invalid merge (<<): expected a mapping or list of mappings for merging, "
-                "but found scalar"),
+    ("<<: 5\n", "f.yaml:1:1: invalid merge (<<): {lib}"),
 ])
 def test_hostile_yaml_is_a_problem_not_a_crash(text: str, message: str) -> None:
     with pytest.raises(YamlProblems) as caught:
         load_text(text, "f.yaml")
-    assert [str(p) for p in caught.value.problems] == [message]
+    messages = [str(p) for p in caught.value.problems]
+    assert _same(messages, [message]), messages
 
 
 def test_yaml_keeps_dates_and_key_text() -> None:

@@ -19,6 +19,10 @@ from tracker.marks import Loc, Marks, Pos, dotted
 
 MAX_NODES = 200_000
 """Aliases can expand exponentially ("billion laughs"); no real pack comes near this."""
+MAX_DEPTH = 200
+"""No pack nests beyond a handful of levels; the limit is ours, so the message does not depend on
+which PyYAML (or libyaml) stops first: PyYAML 6.0.4 added its own limit of 1,000."""
+TOO_FAR = "the document nests or expands too far to be a pack (recursive or exponential aliases?)"
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -57,8 +61,7 @@ def load_text(text: str, path: str) -> tuple[Any, Marks]:
     try:
         value = builder.build(node, ())
     except (RecursionError, _TooLarge):
-        raise YamlProblems([Problem(path, 1, 1, "", "the document nests or expands too far to be a pack "
-                                                    "(recursive or exponential aliases?)")]) from None
+        raise YamlProblems([Problem(path, 1, 1, "", TOO_FAR)]) from None
     if builder.problems:
         raise YamlProblems(builder.problems, (value, builder.marks))
     return value, builder.marks
@@ -90,6 +93,8 @@ def _compose(text: str, path: str) -> yaml.Node | None:
     try:
         return loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in str(exc.problem):  # the library's own depth limit (PyYAML >= 6.0.4)
+            raise YamlProblems([Problem(path, 1, 1, "", TOO_FAR)]) from None
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         raise YamlProblems([Problem(path, line, col, "", f"invalid YAML: {_reason(exc, text)}")]) from None
@@ -99,7 +104,9 @@ def _compose(text: str, path: str) -> yaml.Node | None:
         code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
         raise YamlProblems([Problem(path, line, col, "", f"invalid YAML: control character U+{code:04X} "
                                                          "is not allowed in a YAML file")]) from None
-    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+    except RecursionError:  # the pure-Python parser nests on the call stack
+        raise YamlProblems([Problem(path, 1, 1, "", TOO_FAR)]) from None
+    except (yaml.YAMLError, ValueError) as exc:
         raise YamlProblems([Problem(path, 0, 0, "", f"invalid YAML: {exc}")]) from None
     finally:
         loader.dispose()
@@ -133,7 +140,7 @@ class _Builder:
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
         self.count += 1
-        if self.count > MAX_NODES:
+        if self.count > MAX_NODES or len(loc) > MAX_DEPTH:
             raise _TooLarge
         pos = (node.start_mark.line + 1, node.start_mark.column + 1)
         self.marks.values[loc] = pos
