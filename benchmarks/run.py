@@ -236,9 +236,9 @@ def child_scale(folder: Path, years: int, weeks: int) -> dict:
     import pandas as pd
     import synth
 
-    from tracker.config_types import Scoring
-    from tracker.pack import load_pack
-    from tracker.scoring import score
+    from tracker.config import Scoring
+    from tracker.pack.load import load_pack
+    from tracker.score.scoring import score
 
     reset = reset_peak_rss()
     rss_start = rss_mb()
@@ -267,9 +267,9 @@ def child_growth(small: Path, big: Path, years: int, weeks: int, pairs: int) -> 
     import pandas as pd
     import synth
 
-    from tracker.config_types import Scoring
-    from tracker.pack import load_pack
-    from tracker.scoring import score
+    from tracker.config import Scoring
+    from tracker.pack.load import load_pack
+    from tracker.score.scoring import score
 
     def bracketed(call_small: Callable[[], Any], call_big: Callable[[], Any]) -> list[float]:
         smalls, bigs = [_timed(call_small)[1]], []
@@ -381,7 +381,7 @@ def child_store(indicators: int, rows: int) -> dict:
 
     import synth
 
-    from tracker.store import Store
+    from tracker.store.db import Store
 
     frames = synth.frames(indicators, rows)
     total = indicators * rows
@@ -478,8 +478,8 @@ def preseed(db: Path, config: Path, sources: int) -> None:
     import pandas as pd
     from loopback import csv_body
 
-    from tracker import load_cache
-    from tracker.store import Store
+    from tracker.pack import load_cache
+    from tracker.store.db import Store
 
     load_cache.load(config)
     with Store(db) as store:
@@ -592,10 +592,10 @@ def child_profile(what: str, n: int, years: int, weeks: int, top: int) -> dict:
     from pyinstrument import Profiler
     from pyinstrument.renderers import ConsoleRenderer
 
-    from tracker.config_types import Scoring
-    from tracker.pack import load_pack
-    from tracker.scoring import score
-    from tracker.store import Store
+    from tracker.config import Scoring
+    from tracker.pack.load import load_pack
+    from tracker.score.scoring import score
+    from tracker.store.db import Store
 
     prof = Profiler(interval=0.001)
     with tempfile.TemporaryDirectory(prefix="tracker-bench-profile-") as tmp:

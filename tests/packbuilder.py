@@ -24,12 +24,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from tracker import pack_schema
-from tracker.config import load_config
-from tracker.config_types import Config
-from tracker.pack import Pack, load_pack
-from tracker.pack_types import Indicator, ScenarioSet
-from tracker.records import from_model
+from tracker.config import Config
+from tracker.pack import schema as pack_schema
+from tracker.pack.config_schema import load_config
+from tracker.pack.load import Pack, load_pack
+from tracker.pack.records import from_model
+from tracker.pack.types import Indicator, ScenarioSet
 
 RATIONALE = "A test indicator: its numbers are chosen to make the arithmetic easy to follow."
 
@@ -149,7 +149,7 @@ def copy_known_at(src: Path, dst: Path, day: dt.date) -> None:
 def concurrent_writer(path: str, name: str, count: int, start: Any, out: Any) -> None:
     """Child process body for the two-writer test: wait for the start signal, then write
     `count` vintages of indicator `name` as fast as possible; report errors through `out`."""
-    from tracker.store import Store
+    from tracker.store.db import Store
 
     try:
         with Store(Path(path)) as store:
@@ -166,7 +166,7 @@ def concurrent_writer(path: str, name: str, count: int, start: Any, out: Any) ->
 
 def crash_mid_write(path: str) -> None:
     """Child process body: die (no cleanup, no rollback) in the middle of a vintage write."""
-    from tracker.store import Store
+    from tracker.store.db import Store
 
     store = Store(Path(path))
     rows = frame([{"date": f"2024-0{m}-01", "value": float(m)} for m in range(1, 10)])

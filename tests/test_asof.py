@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 from packbuilder import copy_known_at, frame, numeric, ordinal, scenarios, utc, write_pack
 
-from tracker import backtest, report, service
+from tracker import service
 from tracker.cli import main
+from tracker.views import report
 
 D = dt.date(2023, 6, 30)
 
@@ -141,7 +142,7 @@ def test_backtest_row_is_what_score_as_of_said(project: Path) -> None:
     late (out-of-order) publication and vintages fetched in between."""
     ctx = service.load(str(project))
     with ctx.store() as store:
-        rows = backtest.replay(ctx, store, dt.date(2022, 1, 7), dt.date(2024, 3, 29))
+        rows = service.replay(ctx, store, dt.date(2022, 1, 7), dt.date(2024, 3, 29))
         assert len(rows) > 100
         for r in rows:
             day = dt.date.fromisoformat(r["date"])
@@ -164,7 +165,7 @@ def test_partial_period_is_not_scored_before_it_ends(tmp_path: Path, monkeypatch
         mid = service.score(ctx, store, dt.date(2023, 5, 5))        # two months into Q2
         feat = mid.feats["q"]
         assert feat.value[-1] == 60 and str(feat.ref[-1]) == "2023-03-31"
-        rows = backtest.replay(ctx, store, dt.date(2023, 1, 6), dt.date(2023, 12, 29))
+        rows = service.replay(ctx, store, dt.date(2023, 1, 6), dt.date(2023, 12, 29))
         by_date = {r["date"]: r["probabilities"] for r in rows}
         assert by_date["2023-05-05"] == {s: round(float(p), 4) for s, p in
                                          zip(mid.model.scenarios, mid.post[-1], strict=True)}

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tracker.config import load_config
 from tracker.errors import InputError, ProblemsError
+from tracker.pack.config_schema import load_config
 
 
 def _problems(tmp_path: Path, text: str) -> list[str]:

@@ -15,9 +15,10 @@ import yaml
 from click.testing import CliRunner
 from packbuilder import numeric, scenarios, write_pack
 
-from tracker import cron, schedule, service
+from tracker import service
 from tracker.cli import main
 from tracker.errors import InputError
+from tracker.ops import cron, schedule
 
 UTC = dt.UTC
 RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))

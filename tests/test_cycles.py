@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from tracker.config_types import Scoring
-from tracker.pack import load_pack
-from tracker.scoring import score
-from tracker.seeds import load_seeds
-from tracker.store import Store
+from tracker.config import Scoring
+from tracker.pack.load import load_pack
+from tracker.score.scoring import score
+from tracker.store.seeds import load_seeds
+from tracker.store.db import Store
 
 pack_dir, db, plant = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "plant"
 pack = load_pack(pack_dir)                      # once, so that imports and caches are warm

@@ -19,9 +19,10 @@ import yaml
 from click.testing import CliRunner
 from packbuilder import frame, numeric, ordinal, scenarios, utc, write_pack
 
-from tracker import digest, report, service
+from tracker import service
 from tracker.cli import main
-from tracker.store import Store
+from tracker.store.db import Store
+from tracker.views import digest, report
 
 WEEK = dt.date(2025, 6, 2)          # a Monday
 BASE = WEEK - dt.timedelta(days=7)

@@ -37,14 +37,13 @@ from packbuilder import checked_indicator
 from reliability_helpers import SCEN, Sources, indicator, tracker, write_project
 from requests.structures import CaseInsensitiveDict
 
-from tracker import ingest
 from tracker.cli import main
 from tracker.errors import ProblemsError
-from tracker.http import Response
-from tracker.pack import load_pack
-from tracker.seeds import read_seed
-from tracker.sources import FetchContext, SourceError, fetcher
-from tracker.store import Store
+from tracker.pack.load import load_pack
+from tracker.sources import FetchContext, SourceError, fetcher, ingest
+from tracker.sources.http import Response
+from tracker.store.db import Store
+from tracker.store.seeds import read_seed
 
 SAMPLES = Path(__file__).parent / "samples"
 EXAMPLES = int(os.environ.get("TRACKER_FUZZ_EXAMPLES", "120"))
@@ -150,7 +149,7 @@ def bodies(sample: bytes, doc: Any | None = None) -> st.SearchStrategy[bytes]:
 
 
 class FakeHttp:
-    """Stands for tracker.http.HttpClient: every request gets the same 200 answer."""
+    """Stands for tracker.sources.http.HttpClient: every request gets the same 200 answer."""
 
     def __init__(self, body: bytes, ctype: str) -> None:
         self.answer = Response(200, CaseInsensitiveDict({"Content-Type": ctype}), body, "http://127.0.0.1/x")

@@ -15,8 +15,8 @@ from rawserver import RawServer, head, reset
 from werkzeug import Response as WResponse
 
 from tracker import __version__
-from tracker.http import HttpClient, Response, expect_type, full_url, redact_url
 from tracker.sources import NotModified, SourceError
+from tracker.sources.http import HttpClient, Response, expect_type, full_url, redact_url
 
 
 class FakeTime:

@@ -29,8 +29,8 @@ from ingest_helpers import (
 )
 
 from tracker import service
-from tracker.ingest import ingest
-from tracker.store import Store
+from tracker.sources.ingest import ingest
+from tracker.store.db import Store
 
 CSV_PATH = "/stats/trade.csv"
 JSON_PATH = "/stats/series.json"

@@ -31,8 +31,8 @@ from ingest_helpers import (
 from rawserver import RawServer, head, reset
 from werkzeug import Response as WResponse
 
-from tracker.cli_ingest import summary_table
-from tracker.store import Store
+from tracker.cli.ingest import summary_table
+from tracker.store.db import Store
 
 MAX_BYTES = 4096
 GOOD = csv_text([("2024-01-31", 1), ("2024-02-29", 2)])

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.ingest import _host_turns, merge
 from tracker.sources import SourceError
 from tracker.sources.file_source import finish, tidy
-from tracker.store import OBS_COLUMNS
+from tracker.sources.ingest import _host_turns, merge
+from tracker.store.db import OBS_COLUMNS
 
 TODAY = dt.date(2026, 11, 23)
 NUMERIC, ORDINAL = SimpleNamespace(kind="numeric"), SimpleNamespace(kind="ordinal")

@@ -8,8 +8,8 @@ from typing import Any
 
 from packbuilder import numeric, ordinal, scenarios, write_pack
 
-from tracker import lint
-from tracker.pack import Pack, load_pack
+from tracker.pack import lint
+from tracker.pack.load import Pack, load_pack
 
 PRIORS = {"A": 0.5, "B": 0.3, "C": 0.2}
 EVEN = {"A": 0.5, "B": 0.5, "C": 0.5}

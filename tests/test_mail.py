@@ -21,9 +21,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from smtpserver import free_port, smtp_server
 from test_digest import SCRIPT_NOTE, WEEK, Site, make_site, score_json, table_probabilities
 
-from tracker import mail
-from tracker.config import Smtp, load_config
 from tracker.errors import InputError, TrackerError
+from tracker.pack.config_schema import Smtp, load_config
+from tracker.views import mail
 
 USER, PASSWORD = "digest-bot", "s3cret-Pa55word!"
 W = "2025-06-02"

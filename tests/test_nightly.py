@@ -21,10 +21,11 @@ from pytest_httpserver import HTTPServer
 from smtpserver import free_port, smtp_server
 from werkzeug import Request, Response
 
-from tracker import nightly, service
+from tracker import service
 from tracker.errors import TrackerError
-from tracker.runlock import lock_path, run_lock
-from tracker.store import Store
+from tracker.ops import nightly
+from tracker.ops.runlock import lock_path, run_lock
+from tracker.store.db import Store
 
 NIGHT1 = dt.datetime(2026, 6, 1, 3, 30, tzinfo=dt.UTC)   # 04:30 in London
 NIGHT2 = NIGHT1 + dt.timedelta(days=1)
@@ -273,7 +274,7 @@ RACER = """
 import sys
 from pathlib import Path
 from tracker.errors import TrackerError
-from tracker.runlock import run_lock
+from tracker.ops.runlock import run_lock
 sys.stdin.readline()                      # the start signal: both try at once
 try:
     with run_lock(Path(sys.argv[1])):

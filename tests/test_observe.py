@@ -13,7 +13,7 @@ from packbuilder import numeric, ordinal, scenarios, write_pack
 
 from tracker import service
 from tracker.cli import main
-from tracker.store import Store
+from tracker.store.db import Store
 
 PACK = scenarios({"A": 0.45, "B": 0.25, "C": 0.30}, {"deal": 1.0, "money": 0.6})
 STAGE = ordinal("pos2-stage", "deal", ["talks", "memorandum", "price_agreed"],

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tracker.errors import ProblemsError
-from tracker.pack import load_pack
-from tracker.yamlload import YamlProblems, load_text
+from tracker.pack.load import load_pack
+from tracker.pack.yamlload import YamlProblems, load_text
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -276,7 +276,7 @@ def test_yaml_keeps_dates_and_key_text() -> None:
 
 
 def test_a_bom_is_skipped_and_positions_follow_it(tmp_path: Path) -> None:
-    from tracker.yamlload import load_file
+    from tracker.pack.yamlload import load_file
 
     path = tmp_path / "x.yaml"
     path.write_bytes(b"\xef\xbb\xbfa: 1\nname: caf\xe9\n")

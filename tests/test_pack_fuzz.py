@@ -13,9 +13,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracker import lint
 from tracker.errors import ProblemsError
-from tracker.pack import load_pack
+from tracker.pack import lint
+from tracker.pack.load import load_pack
 
 BASE = Path(__file__).parent / "corpus" / "_base"
 FILES = ("scenarios.yaml", "trade.yaml", "pos2.yaml")

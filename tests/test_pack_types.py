@@ -19,10 +19,12 @@ import pytest
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from tracker import config, lint, load_cache, pack_schema, records
-from tracker.config import load_config
 from tracker.errors import ProblemsError
-from tracker.pack import load_pack
+from tracker.pack import config_schema as config
+from tracker.pack import lint, load_cache, records
+from tracker.pack import schema as pack_schema
+from tracker.pack.config_schema import load_config
+from tracker.pack.load import load_pack
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -153,13 +155,14 @@ def test_a_change_to_tracker_itself_voids_the_cache(project: Path, tmp_path: Pat
     code = tmp_path / "code"
     code.mkdir()
     (code / "__init__.py").write_text("")
-    (code / "pack_schema.py").write_text("x = 1\n")
+    (code / "pack").mkdir()
+    (code / "pack" / "schema.py").write_text("x = 1\n")
     monkeypatch.setattr(load_cache.tracker, "__file__", str(code / "__init__.py"))
     load_cache.load(project)
     cache = project.parent / load_cache.CACHE_NAME
     written = cache.stat().st_mtime_ns
     load_cache.load(project)
     assert cache.stat().st_mtime_ns == written
-    (code / "pack_schema.py").write_text("x = 22\n")
+    (code / "pack" / "schema.py").write_text("x = 22\n")
     load_cache.load(project)
     assert cache.stat().st_mtime_ns != written

@@ -29,9 +29,10 @@ from pytest_httpserver import HTTPServer
 from smtpserver import smtp_server
 from werkzeug import Request, Response
 
-from tracker import nightly, schedule, service
-from tracker.runlock import run_lock
-from tracker.store import Store
+from tracker import service
+from tracker.ops import nightly, schedule
+from tracker.ops.runlock import run_lock
+from tracker.store.db import Store
 
 LONDON = ZoneInfo("Europe/London")
 EASTERN = ZoneInfo("US/Eastern")

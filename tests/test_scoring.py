@@ -54,8 +54,8 @@ import pytest
 from click.testing import CliRunner
 from packbuilder import numeric, ordinal, scenarios, write_pack
 
-from tracker import scoring
 from tracker.cli import main
+from tracker.score import scoring
 
 PACK = scenarios({"A": 0.5, "B": 0.25, "C": 0.25}, {"g1": 0.6, "g2": 1.0})
 INDICATORS = [

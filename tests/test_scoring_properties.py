@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packbuilder import checked_indicator, checked_scenarios, frame, numeric, ordinal, scenarios, utc
 
-from tracker.config_types import Scoring
-from tracker.pack_types import Pack
-from tracker.scoring import score
-from tracker.store import Store
+from tracker.config import Scoring
+from tracker.pack.types import Pack
+from tracker.score.scoring import score
+from tracker.store.db import Store
 
 AS_OF = pd.Timestamp("2024-06-28")
 WEEKS = 60

@@ -52,10 +52,10 @@ from reliability_helpers import (
 )
 from smtpserver import Inbox, smtp_server
 
-from tracker.config import Http, Smtp, load_config
 from tracker.errors import ProblemsError
-from tracker.http import HttpClient
+from tracker.pack.config_schema import Http, Smtp, load_config
 from tracker.sources import FetchContext, SourceError, fetcher
+from tracker.sources.http import HttpClient
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "S3cr3t-XYZ-pw"

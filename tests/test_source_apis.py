@@ -16,9 +16,9 @@ import pytest
 from werkzeug import Request
 from werkzeug import Response as WResponse
 
-from tracker.http import HttpClient
-from tracker.pack_schema import ComtradeSource, GdeltSource, ImfSource, SipriSource, WorldBankSource
+from tracker.pack.schema import ComtradeSource, GdeltSource, ImfSource, SipriSource, WorldBankSource
 from tracker.sources import FetchContext, SourceError, fetch
+from tracker.sources.http import HttpClient
 
 SAMPLES = Path(__file__).parent / "samples"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tracker.pack_schema import FileSource, ManualSource, SqlSource
+from tracker.pack.schema import FileSource, ManualSource, SqlSource
 from tracker.sources import FetchContext, SourceError, fetch
 
 

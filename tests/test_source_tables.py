@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from rawserver import RawServer, head
 
-from tracker.http import HttpClient
-from tracker.pack_schema import CsvSource, JsonSource
+from tracker.pack.schema import CsvSource, JsonSource
 from tracker.sources import FetchContext, NotModified, SourceError, fetch
+from tracker.sources.http import HttpClient
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from packbuilder import numeric, scenarios, write_pack
 
 from tracker import service
 from tracker.cli import main
-from tracker.status import render, status
-from tracker.store import Store, utcnow
+from tracker.ops.status import render, status
+from tracker.store.db import Store, utcnow
 
 FINISHED = dt.datetime(2026, 6, 1, 3, 31, tzinfo=dt.UTC)
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from packbuilder import concurrent_writer, frame, utc
 
-from tracker.store import MIGRATIONS, Store
+from tracker.store.db import MIGRATIONS, Store
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import math
 import pandas as pd
 import pytest
 
-from tracker import transforms as tf
+from tracker.pack.steps import check_step
+from tracker.score import transforms as tf
 
 
 def series(values: list[float], start: str = "2024-01-31", freq: str = "ME") -> pd.Series:
@@ -158,4 +159,4 @@ NAMES = "resample, rolling, change, pct_change, yoy, zscore, share_of"
     ({"share_of": {}}, [(("share_of",), "missing parameter 'indicator'")]),
 ])
 def test_check_step(step: object, problems: list[tuple[tuple[str, ...], str]]) -> None:
-    assert tf.check_step(step) == problems
+    assert check_step(step) == problems

@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 from packbuilder import numeric, scenarios, write_pack
 
-from tracker import backtest, service
-from tracker.config_types import Scoring
-from tracker.scoring import Result, score
+from tracker import service
+from tracker.config import Scoring
+from tracker.score.result import Result
+from tracker.score.scoring import score
 
 STATES = [{"name": "lo", "below": 0}, {"name": "hi"}]
 # hi makes B twice as likely and C half as likely as lo does; A is indifferent
@@ -65,7 +66,7 @@ def test_wobble_within_min_shift_never_trends(tmp_path: Path) -> None:
               weekly(lambda d, n, k=k: 1 if (n // (k + 1)) % 2 else -1)) for k in range(3)]
     ctx = build(tmp_path, specs)
     with ctx.store() as store:
-        rows = backtest.replay(ctx, store, dt.date(2022, 1, 7), END)
+        rows = service.replay(ctx, store, dt.date(2022, 1, 7), END)
     assert len(rows) == len(FRIDAYS)
     assert [r["trend"] for r in rows] == [None] * len(rows)
     r = result(ctx)
@@ -120,7 +121,7 @@ def test_sustained_broad_move_trends_after_two_evaluations_and_ends_with_hystere
 def test_the_same_broad_move_through_the_backtest_command_path(tmp_path: Path) -> None:
     ctx = broad_move(tmp_path)
     with ctx.store() as store:
-        rows = backtest.replay(ctx, store, dt.date(2022, 10, 7), END)
+        rows = service.replay(ctx, store, dt.date(2022, 10, 7), END)
     got = {r["date"]: r["trend"] for r in rows}
     assert [d for d, c in got.items() if c] == [str(d.date()) for d in FRIDAYS
                                                 if "2023-01-27" <= str(d.date()) <= "2023-05-12"]

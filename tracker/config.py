@@ -1,126 +1,120 @@
-"""The schema of config.yaml, checked as strictly as the pack, and its loader. Secrets are never
-in the file: the file names environment variables, and `config_types.secret()` reads them at
-the moment of use. The loader returns config_types.Config, which the rest of the code reads."""
+"""The validated config.yaml as plain dataclasses, and where the config file is found.
+
+pack/config_schema.py checks the file with pydantic and returns these; like pack/types.py they exist so
+that a command finding config and pack unchanged (load_cache.py) never imports pydantic.
+Field names and defaults mirror pack/config_schema.py one for one (tests/test_pack_types.py holds them
+equal).
+"""
 
 from __future__ import annotations
 
-import dataclasses
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field
+from tracker.durations import parse_days
 
-from tracker import config_types
-from tracker.errors import InputError, Problem, ProblemsError
-from tracker.pack_schema import Duration, Strict
-from tracker.records import from_model
-from tracker.validation import validate
-from tracker.yamlload import YamlProblems, load_file
+DEFAULT_NAME = "config.yaml"
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+plain = dataclass(kw_only=True)
+"""Not frozen: a frozen dataclass costs twice as much to define, and start-up counts (nothing
+writes to a record after loading)."""
 
 
-def _cron(text: str) -> str:
-    fields = text.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected five cron fields (minute hour day month weekday), got {text!r}")
-    for part in fields[4].lower().replace("-", ",").split(","):
-        if part not in ("*", *WEEKDAYS) and not part.startswith("*/"):
-            raise ValueError(
-                f"weekday {part!r}: use names (mon … sun); APScheduler 3 reads 0 as Monday, cron as Sunday")
-    return text
-
-
-def _zone(text: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {text!r}; expected an IANA name such as Europe/London") from None
-    return text
-
-
-Cron = Annotated[str, AfterValidator(_cron)]
-Zone = Annotated[str, AfterValidator(_zone)]
-EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
-
-
-class Scoring(Strict):
-    window: Duration = "13w"
-    min_shift: Annotated[float, Field(gt=0, lt=1)] = 0.05
-    exit_shift: Annotated[float, Field(gt=0, lt=1)] = 0.025
-    min_coverage: Annotated[float, Field(ge=0, le=1)] = 0.5
-    max_concentration: Annotated[float, Field(gt=0, le=1)] = 0.75
-    min_new_share: Annotated[float, Field(ge=0, le=1)] = 0.5
-    history: Duration = "3y"
+@plain
+class Scoring:
+    window: str = "13w"
+    min_shift: float = 0.05
+    exit_shift: float = 0.025
+    min_coverage: float = 0.5
+    max_concentration: float = 0.75
+    min_new_share: float = 0.5
+    history: str = "3y"
     """How far back the weekly grid starts before the date scored (trend memory)."""
 
 
-class Http(Strict):
-    timeout: Annotated[float, Field(gt=0)] = 20.0
-    connect_timeout: Annotated[float, Field(gt=0)] = 5.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 3
-    deadline: Annotated[float, Field(gt=0)] = 300.0
-    max_bytes: Annotated[int, Field(gt=0)] = 50_000_000
-    workers: Annotated[int, Field(ge=1, le=64)] = 8
-    per_host: Annotated[int, Field(ge=1, le=16)] = 2
-    min_interval: dict[str, Annotated[float, Field(ge=0)]] = {"api.gdeltproject.org": 5.0}
+@plain
+class Http:
+    timeout: float = 20.0
+    connect_timeout: float = 5.0
+    retries: int = 3
+    deadline: float = 300.0
+    max_bytes: int = 50_000_000
+    workers: int = 8
+    per_host: int = 2
+    min_interval: dict[str, float] = field(default_factory=lambda: {"api.gdeltproject.org": 5.0})
 
 
-class Schedule(Strict):
-    nightly: Cron = "30 4 * * *"
-    digest: Cron = "0 7 * * mon"
-    misfire_grace: Duration = "0.25d"
+@plain
+class Schedule:
+    nightly: str = "30 4 * * *"
+    digest: str = "0 7 * * mon"
+    misfire_grace: str = "0.25d"
 
 
-class Smtp(Strict):
+@plain
+class Smtp:
     host: str
-    port: Annotated[int, Field(gt=0, lt=65536)] = 587
+    port: int = 587
     security: Literal["starttls", "ssl", "none"] = "starttls"
-    username_env: EnvName | None = None
-    password_env: EnvName | None = None
-    timeout: Annotated[float, Field(gt=0)] = 30.0
+    username_env: str | None = None
+    password_env: str | None = None
+    timeout: float = 30.0
     ca_file: str | None = None
     """Extra CA bundle to trust (a private relay); verification itself cannot be turned off."""
 
 
-class Digest(Strict):
-    sender: Annotated[str, Field(alias="from")]
-    to: Annotated[list[str], Field(min_length=1)]
+@plain
+class Digest:
+    sender: str
+    """Written `from:` in config.yaml."""
+    to: list[str]
     subject: str = "tracker digest: {pack} — week of {week}"
     smtp: Smtp
-    alerts_to: list[str] = []
+    alerts_to: list[str] = field(default_factory=list)
 
 
-class Config(Strict):
+@plain
+class Config:
     pack: str
     store: str = "tracker.db"
-    timezone: Zone = "UTC"
+    timezone: str = "UTC"
     log: str = "tracker.log"
-    scoring: Scoring = Scoring()
-    http: Http = Http()
-    schedule: Schedule = Schedule()
+    scoring: Scoring = field(default_factory=Scoring)
+    http: Http = field(default_factory=Http)
+    schedule: Schedule = field(default_factory=Schedule)
     digest: Digest | None = None
     ping_url: str | None = None
-    keys: dict[str, EnvName] = {}
+    keys: dict[str, str] = field(default_factory=dict)
     """API keys: name used by a source's `api_key:` → environment variable holding it."""
-    stale_after: Duration = "1.5d"
+    stale_after: str = "1.5d"
     """`tracker status` fails when the last good nightly run is older than this."""
+    base_dir: Path = Path(".")
+    """The folder of config.yaml: relative paths in it are read from there (not a YAML key)."""
+
+    def path(self, text: str) -> Path:
+        p = Path(text)
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def pack_dir(self) -> Path:
+        return self.path(self.pack)
+
+    @property
+    def store_path(self) -> Path:
+        return self.path(self.store)
+
+    @property
+    def window_weeks(self) -> int:
+        return max(1, round(parse_days(self.scoring.window) / 7))
 
 
-def load_config(path: Path) -> config_types.Config:
-    """Load config.yaml; every problem in one pass with its line, or InputError if missing."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: config file not found (pass --config or run where config.yaml is)")
-    try:
-        data, marks = load_file(path, path.name)
-    except YamlProblems as exc:
-        raise ProblemsError(exc.problems) from None
-    if not isinstance(data, dict):
-        raise ProblemsError([Problem(path.name, 1, 1, "", "expected a mapping of settings")])
-    cfg, problems = validate(Config, data, path.name, marks)
-    if problems:
-        raise ProblemsError(problems)
-    return dataclasses.replace(from_model(cfg), base_dir=path.resolve().parent)
+def secret(env_name: str | None) -> str | None:
+    """Read a secret from the environment at the moment of use; never stored on the Config."""
+    return os.environ.get(env_name) if env_name else None
+
+
+def find_config(explicit: str | None) -> Path:
+    """--config, else $TRACKER_CONFIG, else ./config.yaml."""
+    return Path(explicit or os.environ.get("TRACKER_CONFIG") or DEFAULT_NAME)

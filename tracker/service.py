@@ -7,13 +7,14 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from tracker.config_types import Config, find_config
+from tracker.config import Config, find_config
 from tracker.errors import InputError
-from tracker.pack_types import Pack
-from tracker.store import Store
+from tracker.pack.types import Pack
+from tracker.store.db import Store
 
 
 @dataclass
@@ -23,7 +24,7 @@ class Context:
 
     def store(self) -> Store:
         """Open the store; an empty one is seeded from the pack's seeds first."""
-        from tracker.seeds import load_seeds
+        from tracker.store.seeds import load_seeds
 
         store = Store(self.config.store_path)
         load_seeds(store, self.pack)
@@ -31,7 +32,7 @@ class Context:
 
 
 def load(config_path: str | None, pack_dir: str | None = None) -> Context:
-    from tracker import load_cache
+    from tracker.pack import load_cache
 
     return Context(*load_cache.load(find_config(config_path), Path(pack_dir) if pack_dir else None))
 
@@ -52,8 +53,16 @@ def parse_day(text: str | None, today: dt.date | None = None, flag: str = "") ->
     return day
 
 
+def replay(ctx: Context, store: Store, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
+    """The backtest: weekly rows from `first` to `last`, each seeing only what was known then."""
+    from tracker.score import backtest
+
+    result = score(ctx, store, last, weeks=backtest.weeks(ctx.config.scoring, first, last))
+    return backtest.rows(result, first)
+
+
 def score(ctx: Context, store: Store, day: dt.date, weeks: int | None = None, window: str | None = None):
-    from tracker import scoring
+    from tracker.score import scoring
 
     cfg = ctx.config.scoring if window is None else dataclasses.replace(ctx.config.scoring, window=window)
     history = store.vintages_until(day)

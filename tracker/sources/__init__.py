@@ -1,13 +1,17 @@
-"""Source kinds: one module per kind, each with `fetch(spec, ctx) -> DataFrame`.
+"""Fetching: the HTTP layer, one module per source kind, and ingest, which writes what they fetch as vintages.
+May import: the store, the pack and the shared modules. Sources never score: never scoring, operations or views.
+The pack, the store and scoring must never import it.
+
+Each source kind is a module with `fetch(spec, ctx) -> DataFrame`.
 
 The contract every kind keeps:
-- `spec` is the indicator's validated `source:` record (tracker.pack_types).
+- `spec` is the indicator's validated `source:` record (tracker.pack.types).
 - The returned frame has a `date` column (naive, normalised datetime64) and either a float
   `value` column or a text `level` column; optionally `published` (naive datetime64),
   `source_url` and `note`. Rows are sorted by date, one row per date.
 - Any failure raises SourceError with a message that names the source and what was wrong;
   a conditional request answered 304 everywhere raises NotModified.
-- Network access only through `ctx.http` (tracker.http), never `requests` directly.
+- Network access only through `ctx.http` (tracker.sources.http), never `requests` directly.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class NotModified(Exception):
 @dataclass
 class FetchContext:
     http: Any
-    """tracker.http.HttpClient: timeouts, retries, rate limits, size cap, conditional GET."""
+    """tracker.sources.http.HttpClient: timeouts, retries, rate limits, size cap, conditional GET."""
     base_dirs: list[Path]
     """Folders a relative `file` path may resolve inside (the config's and the pack's)."""
     keys: Mapping[str, str] = field(default_factory=dict)

@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from tracker.http import expect_type
-from tracker.pack_types import ComtradeSource
+from tracker.pack.types import ComtradeSource
 from tracker.sources import FetchContext, SourceError
 from tracker.sources.file_source import finish, labelled, tidy
+from tracker.sources.http import expect_type
 
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 TOTALS = {"motCode": "0", "customsCode": "C00", "partner2Code": "0", "mosCode": "0"}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tracker.http import cache_key, expect_type, redact_url, remember
-from tracker.pack_types import CsvSource
+from tracker.pack.types import CsvSource
 from tracker.sources import FetchContext
 from tracker.sources.file_source import csv_records, decode_text, labelled, tidy
+from tracker.sources.http import cache_key, expect_type, redact_url, remember
 
 
 def fetch(spec: CsvSource, ctx: FetchContext) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tracker.pack_types import FileSource
+from tracker.pack.types import FileSource
 from tracker.sources import FetchContext, SourceError
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", ".."})

@@ -18,10 +18,10 @@ import logging
 
 import pandas as pd
 
-from tracker.http import Response
-from tracker.pack_types import GdeltSource
+from tracker.pack.types import GdeltSource
 from tracker.sources import FetchContext, SourceError
 from tracker.sources.file_source import empty, finish, labelled
+from tracker.sources.http import Response
 
 log = logging.getLogger(__name__)
 

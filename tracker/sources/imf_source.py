@@ -16,10 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from tracker.http import cache_key, expect_type, remember
-from tracker.pack_types import ImfSource
+from tracker.pack.types import ImfSource
 from tracker.sources import FetchContext, SourceError
 from tracker.sources.file_source import labelled, period_of, tidy
+from tracker.sources.http import cache_key, expect_type, remember
 from tracker.sources.json_source import pick
 
 log = logging.getLogger(__name__)

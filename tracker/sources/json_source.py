@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from tracker.http import cache_key, expect_type, redact_url, remember
-from tracker.pack_types import JsonSource
+from tracker.pack.types import JsonSource
 from tracker.sources import FetchContext, SourceError
 from tracker.sources.file_source import Record, labelled, tidy
+from tracker.sources.http import cache_key, expect_type, redact_url, remember
 
 STEP_RX = re.compile(r"(?:^|\.)([^.\[\]]+)|\[(-?\d+)\]")
 

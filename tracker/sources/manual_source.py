@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tracker.pack_types import ManualSource
+from tracker.pack.types import ManualSource
 from tracker.sources import FetchContext
 from tracker.sources.file_source import empty
 

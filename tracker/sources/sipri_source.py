@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from tracker.http import expect_type
-from tracker.pack_types import SipriSource
+from tracker.pack.types import SipriSource
 from tracker.sources import FetchContext, SourceError
 from tracker.sources.file_source import Record, csv_records, finish, labelled, to_float
+from tracker.sources.http import expect_type
 
 HEADER_START = "SIPRI AT Database ID"
 NEEDED = ("Supplier", "Recipient", "Delivery year", "TIV delivery values")

@@ -13,7 +13,7 @@ import pandas as pd
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
-from tracker.pack_types import SqlSource
+from tracker.pack.types import SqlSource
 from tracker.sources import FetchContext, SourceError
 from tracker.sources.file_source import labelled, tidy
 

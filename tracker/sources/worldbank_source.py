@@ -13,10 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from tracker.http import expect_type
-from tracker.pack_types import WorldBankSource
+from tracker.pack.types import WorldBankSource
 from tracker.sources import FetchContext, SourceError
 from tracker.sources.file_source import labelled, tidy
+from tracker.sources.http import expect_type
 
 PER_PAGE = 1000
 MAX_PAGES = 50

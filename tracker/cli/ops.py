@@ -1,0 +1,72 @@
+"""`tracker run`, `schedule`, `cron` and `status`: the commands for running unattended (DESIGN §8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tracker.cli.common import boundary, config_option, emit_json, json_option
+
+
+@click.command()
+@config_option
+@boundary
+def run(config_path: str | None) -> int:
+    """The nightly job: ingest, score, store, alert on a changed state; exit 3 if a source failed."""
+    from tracker import service
+    from tracker.ops import nightly
+
+    ctx = service.load(config_path)
+    try:
+        with nightly.sigterm_raises():
+            return nightly.run_nightly(ctx)
+    except nightly.Terminated:
+        click.echo("Terminated.", err=True)
+        return 143
+
+
+@click.command()
+@config_option
+@boundary
+def schedule(config_path: str | None) -> int:
+    """Foreground daemon: the nightly run and the weekly digest on config.yaml's schedule."""
+    from tracker import service
+    from tracker.ops import schedule as sched
+
+    return sched.serve(service.load(config_path))
+
+
+@click.command()
+@config_option
+@click.option("--executable", metavar="PATH", help="The tracker program to run (default: this one).")
+@boundary
+def cron(config_path: str | None, executable: str | None) -> int:
+    """Print crontab lines for the same jobs as `tracker schedule` (use one or the other)."""
+    from tracker import service
+    from tracker.config import find_config
+    from tracker.ops import cron as cron_mod
+
+    ctx = service.load(config_path)
+    click.echo(cron_mod.cron_lines(ctx, Path(find_config(config_path)), executable), nl=False)
+    return 0
+
+
+@click.command()
+@config_option
+@json_option
+@boundary
+def status(config_path: str | None, as_json: bool) -> int:
+    """Last runs, failing sources, stale indicators, next runs; exit 1 if the nightly run is overdue."""
+    from tracker import service
+    from tracker.ops import status as status_mod
+    from tracker.store.db import Store, utcnow
+
+    ctx = service.load(config_path)
+    with Store(ctx.config.store_path) as store:
+        doc, code = status_mod.status(ctx, store, utcnow())
+    emit_json(doc) if as_json else click.echo(status_mod.render(doc))
+    return code
+
+
+COMMANDS = [run, schedule, cron, status]

@@ -1,0 +1,101 @@
+"""`tracker status`: the watchdog. Exit 1 when the last good nightly run is older than
+`stale_after` or there is none — a hung or skipped job surfaces here even when nothing else
+reports it (PITFALLS §2.1.1, §2.1.3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tracker.durations import parse_days
+from tracker.errors import TrackerError
+from tracker.ops import nightly, schedule
+from tracker.service import Context
+from tracker.store.db import Store, iso_instant
+
+RECENT = 10
+
+
+def status(ctx: Context, store: Store, now: dt.datetime) -> tuple[dict[str, Any], int]:
+    cfg = ctx.config
+    last = store.last_success(nightly.KIND)
+    limit_hours = parse_days(cfg.stale_after) * 24
+    age_hours = (now - last).total_seconds() / 3600 if last else None
+    problems = []
+    if last is None or age_hours is None:
+        problems.append("no successful nightly run yet (`tracker run`, `tracker schedule` or `tracker cron`)")
+    elif age_hours > limit_hours:
+        problems.append(f"the last successful nightly run finished {age_hours:.1f} h ago, more than "
+                        f"stale_after ({cfg.stale_after} = {limit_hours:g} h)")
+    latest = store.runs(kind=nightly.KIND, limit=1)
+    doc: dict[str, Any] = {
+        "now": iso_instant(now),
+        "timezone": cfg.timezone,
+        "pack": ctx.pack.name,
+        "store": str(cfg.store_path),
+        "healthy": not problems,
+        "problems": problems,
+        "last_success": iso_instant(last) if last else None,
+        "last_success_age_hours": round(age_hours, 2) if age_hours is not None else None,
+        "stale_after_hours": limit_hours,
+        "last_run": _run_row(latest[0]) if latest else None,
+        "runs": [_run_row(r) for r in store.runs(limit=RECENT)],
+        "failing_sources": store.failing_sources(),
+        "next_runs": schedule.next_runs(cfg, now),
+        "sends": store.sends(limit=3),
+    }
+    doc.update(_staleness(ctx, store, now))
+    return doc, 0 if not problems else 1
+
+
+def _staleness(ctx: Context, store: Store, now: dt.datetime) -> dict[str, Any]:
+    """Stale and empty indicators as of today, as `tracker score --json` reports them."""
+    from tracker import service
+    from tracker.views import report
+
+    day = now.astimezone(ZoneInfo(ctx.config.timezone)).date()
+    try:
+        doc = report.to_json(service.score(ctx, store, day))
+    except TrackerError as exc:
+        return {"stale": None, "no_data": None, "score_error": str(exc)}
+    return {"stale": doc["stale"], "no_data": doc["no_data"]}
+
+
+def _run_row(run: dict[str, Any]) -> dict[str, Any]:
+    detail = run["detail"]
+    row = {k: run[k] for k in ("id", "kind", "started", "finished", "status")}
+    for key in ("job", "error", "failed_sources", "alerts", "alert_error", "leading"):
+        if detail.get(key):
+            row[key] = detail[key]
+    if "trend" in detail:
+        row["trend"] = (detail["trend"] or {}).get("scenario")
+    return row
+
+
+def render(doc: dict[str, Any]) -> str:
+    lines = [f"tracker status — {doc['pack']} — {doc['now']}", ""]
+    if doc["healthy"]:
+        lines.append(f"OK: last successful nightly run {doc['last_success']} "
+                     f"({doc['last_success_age_hours']:.1f} h ago; limit {doc['stale_after_hours']:g} h)")
+    else:
+        lines += [f"FAILING: {p}" for p in doc["problems"]]
+    names = schedule.JOBS
+    lines.append("Next: " + "; ".join(f"{names[k]} {v or 'never'}" for k, v in doc["next_runs"].items())
+                 + f" ({doc['timezone']})")
+    if doc["failing_sources"]:
+        lines += ["", "Failing sources (latest attempt):"]
+        lines += [f"  {s['indicator']}: {s['error']} (run of {s['at']})" for s in doc["failing_sources"]]
+    if doc.get("score_error"):
+        lines += ["", f"Could not score: {doc['score_error']}"]
+    if doc.get("stale"):
+        lines += ["", "Stale indicators: " + ", ".join(doc["stale"])]
+    if doc.get("no_data"):
+        lines += ["", "No data yet: " + ", ".join(doc["no_data"])]
+    if doc["runs"]:
+        lines += ["", "Recent runs:"]
+        for r in doc["runs"]:
+            what = ": ".join(x for x in (r.get("job"), r.get("error") or r.get("alert_error")) if x)
+            lines.append(f"  #{r['id']:<5} {r['kind']:<10} {r['status']:<8} {r['started']} → "
+                         f"{r['finished'] or '…'}  {what}".rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""The schema of config.yaml, checked as strictly as the pack, and its loader. Secrets are never
+in the file: the file names environment variables, and `tracker.config.secret()` reads them at
+the moment of use. The loader returns tracker.config.Config, which the rest of the code reads."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from tracker import config as config_types
+from tracker.errors import InputError, Problem, ProblemsError
+from tracker.pack.records import from_model
+from tracker.pack.schema import Duration, Strict
+from tracker.pack.validation import validate
+from tracker.pack.yamlload import YamlProblems, load_file
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _cron(text: str) -> str:
+    fields = text.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected five cron fields (minute hour day month weekday), got {text!r}")
+    for part in fields[4].lower().replace("-", ",").split(","):
+        if part not in ("*", *WEEKDAYS) and not part.startswith("*/"):
+            raise ValueError(
+                f"weekday {part!r}: use names (mon … sun); APScheduler 3 reads 0 as Monday, cron as Sunday")
+    return text
+
+
+def _zone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r}; expected an IANA name such as Europe/London") from None
+    return text
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
+Zone = Annotated[str, AfterValidator(_zone)]
+EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+
+
+class Scoring(Strict):
+    window: Duration = "13w"
+    min_shift: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    exit_shift: Annotated[float, Field(gt=0, lt=1)] = 0.025
+    min_coverage: Annotated[float, Field(ge=0, le=1)] = 0.5
+    max_concentration: Annotated[float, Field(gt=0, le=1)] = 0.75
+    min_new_share: Annotated[float, Field(ge=0, le=1)] = 0.5
+    history: Duration = "3y"
+    """How far back the weekly grid starts before the date scored (trend memory)."""
+
+
+class Http(Strict):
+    timeout: Annotated[float, Field(gt=0)] = 20.0
+    connect_timeout: Annotated[float, Field(gt=0)] = 5.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    deadline: Annotated[float, Field(gt=0)] = 300.0
+    max_bytes: Annotated[int, Field(gt=0)] = 50_000_000
+    workers: Annotated[int, Field(ge=1, le=64)] = 8
+    per_host: Annotated[int, Field(ge=1, le=16)] = 2
+    min_interval: dict[str, Annotated[float, Field(ge=0)]] = {"api.gdeltproject.org": 5.0}
+
+
+class Schedule(Strict):
+    nightly: Cron = "30 4 * * *"
+    digest: Cron = "0 7 * * mon"
+    misfire_grace: Duration = "0.25d"
+
+
+class Smtp(Strict):
+    host: str
+    port: Annotated[int, Field(gt=0, lt=65536)] = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    ca_file: str | None = None
+    """Extra CA bundle to trust (a private relay); verification itself cannot be turned off."""
+
+
+class Digest(Strict):
+    sender: Annotated[str, Field(alias="from")]
+    to: Annotated[list[str], Field(min_length=1)]
+    subject: str = "tracker digest: {pack} — week of {week}"
+    smtp: Smtp
+    alerts_to: list[str] = []
+
+
+class Config(Strict):
+    pack: str
+    store: str = "tracker.db"
+    timezone: Zone = "UTC"
+    log: str = "tracker.log"
+    scoring: Scoring = Scoring()
+    http: Http = Http()
+    schedule: Schedule = Schedule()
+    digest: Digest | None = None
+    ping_url: str | None = None
+    keys: dict[str, EnvName] = {}
+    """API keys: name used by a source's `api_key:` → environment variable holding it."""
+    stale_after: Duration = "1.5d"
+    """`tracker status` fails when the last good nightly run is older than this."""
+
+
+def load_config(path: Path) -> config_types.Config:
+    """Load config.yaml; every problem in one pass with its line, or InputError if missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: config file not found (pass --config or run where config.yaml is)")
+    try:
+        data, marks = load_file(path, path.name)
+    except YamlProblems as exc:
+        raise ProblemsError(exc.problems) from None
+    if not isinstance(data, dict):
+        raise ProblemsError([Problem(path.name, 1, 1, "", "expected a mapping of settings")])
+    cfg, problems = validate(Config, data, path.name, marks)
+    if problems:
+        raise ProblemsError(problems)
+    return dataclasses.replace(from_model(cfg), base_dir=path.resolve().parent)

@@ -1,0 +1,72 @@
+"""What one scoring call produces: the pack's numbers as arrays (Model) and everything the
+reports, the trend call and what-if read (Result). Its own module so that the trend call can
+read a Result without importing the scorer that makes one."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from tracker.config import Scoring
+from tracker.pack.types import Pack
+from tracker.score import features
+
+LN2 = math.log(2.0)
+
+
+@dataclass
+class Model:
+    """The pack's numbers as arrays, built once per scoring call."""
+
+    ids: list[str]
+    scenarios: list[str]
+    log_prior: np.ndarray                      # (S,)
+    weight: np.ndarray                         # (I,) w_i · g_G
+    half_life: np.ndarray                      # (I,) days; inf for ordinal
+    stale_after: np.ndarray                    # (I,) days
+    loglik: list[np.ndarray]                   # per indicator: (states, S)
+    stall_rate: list[np.ndarray | None]        # ordinal: λ_s per day, else None
+    stall_cap: np.ndarray                      # (I,) days
+    ordinal: np.ndarray                        # (I,) bool
+
+
+@dataclass
+class Result:
+    """Everything the reports need; computed once, rendered many ways."""
+
+    pack: Pack
+    model: Model
+    grid: np.ndarray                           # (T,) datetime64[D]
+    feats: dict[str, features.Feature]
+    evidence: np.ndarray                       # (I, T, S) nats
+    post: np.ndarray                           # (T, S)
+    evidence_only: np.ndarray                  # (T, S)
+    coverage: np.ndarray                       # (T,)
+    fresh: np.ndarray                          # (I, T) bool
+    window: int
+    block: features.Block                      # the feats' arrays, (I, T) each
+    cfg: Scoring = field(default_factory=Scoring)
+    trend: list[dict | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rows, self.states = self.block.row, self.block.state
+        self.ordinal = self.model.ordinal
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        return pd.Timestamp(self.grid[-1])
+
+    def contributions(self, t: int) -> np.ndarray:
+        """(I, S) bits: c_i(s) = (e_i(s) − mean_s e_i) / ln 2 (SCORING §6.8)."""
+        e = self.evidence[:, t, :]
+        return (e - e.mean(axis=1, keepdims=True)) / LN2
+
+    def prior_bits(self) -> np.ndarray:
+        lp = self.model.log_prior
+        return (lp - lp.mean()) / LN2
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.post, index=pd.DatetimeIndex(self.grid), columns=self.model.scenarios)

@@ -1,0 +1,196 @@
+"""Result → the JSON contract of `tracker score --json` and the one-screen terminal view.
+
+Rendering never computes the model: it reads a score.result.Result. JSON fields may be added,
+never renamed or removed (DESIGN §7)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tracker.score.result import Result
+from tracker.score.trend import moves
+from tracker.score.whatif import watch_next
+
+
+def _num(x: Any) -> Any:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    return round(float(x), 4) if isinstance(x, (float, np.floating)) else x
+
+
+def _day(x: Any) -> str | None:
+    return None if x is None or pd.isna(x) else str(pd.Timestamp(x).date())
+
+
+def observation(result: Result, iid: str, t: int) -> dict[str, Any] | None:
+    """The dated, sourced observation behind an indicator's state at grid index t."""
+    f = result.feats[iid]
+    if f.row[t] < 0:
+        return None
+    row = f.obs.iloc[int(f.row[t])]
+    ind = result.pack.indicators[iid]
+    out = {"date": _day(row["date"]), "published": _day(row["published"]),
+           "source_url": row.get("source_url"), "note": row.get("note")}
+    if ind.kind == "ordinal":
+        out["level"] = row["level"]
+        out["since"] = _day(f.since[t])
+    else:
+        out["value"] = _num(row["value"])
+        out["feature"] = _num(f.value[t])
+        out["unit"] = ind.unit
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
+
+
+def indicator_rows(result: Result, t: int) -> list[dict[str, Any]]:
+    """Every indicator's state, contribution bits and window change, strongest move first."""
+    scen = result.model.scenarios
+    bits = result.contributions(t)
+    delta, new = moves(result, t)
+    headline = headline_scenario(result, t)
+    rows = []
+    for i, iid in enumerate(result.model.ids):
+        f = result.feats[iid]
+        ind = result.pack.indicators[iid]
+        state = ind.state_names[f.state[t]] if f.state[t] >= 0 else None
+        rows.append({
+            "indicator": iid, "name": ind.name, "group": ind.group, "state": state,
+            "bits": {s: _num(bits[i, k]) for k, s in enumerate(scen)},
+            "change_bits": {s: _num(delta[i, k]) for k, s in enumerate(scen)},
+            "change_kind": change_kind(result, i, t, delta[i], bool(new[i])),
+            "fresh": bool(result.fresh[i, t]),
+            "observation": observation(result, iid, t),
+        })
+    k = scen.index(headline)
+    rows.sort(key=lambda r: -abs(r["change_bits"][scen[k]] or 0.0))
+    return rows
+
+
+def change_kind(result: Result, i: int, t: int, delta: np.ndarray, new: bool) -> str:
+    """Why an indicator's contribution moved over the window: a new observation or level, a
+    signpost stalling (time without progress is evidence too), or old evidence fading."""
+    if np.abs(delta).max() <= 1e-9:
+        return "none"
+    w = t - result.window
+    if result.ordinal[i] and w >= 0 and result.rows[i, t] == result.rows[i, w]:
+        return "stalled"
+    return "new evidence" if new else "fading"
+
+
+def headline_scenario(result: Result, t: int) -> str:
+    call = result.trend[t]
+    return call["scenario"] if call else result.model.scenarios[int(np.argmax(result.post[t]))]
+
+
+def to_json(result: Result, movers: int = 5) -> dict[str, Any]:
+    t = len(result.grid) - 1
+    w = t - result.window
+    scen = result.model.scenarios
+    names = {s.id: s.name for s in result.pack.scenario_set.scenarios}
+    rows = indicator_rows(result, t)
+    before = result.post[w] if w >= 0 else [None] * len(scen)
+    return {
+        "as_of": str(result.as_of.date()),
+        "pack": result.pack.name,
+        "window_weeks": result.window,
+        "scenarios": [{"id": s, "name": names[s], "probability": _num(result.post[t, k]),
+                       "probability_before": _num(before[k]),
+                       "change": _num(result.post[t, k] - before[k]) if w >= 0 else None}
+                      for k, s in enumerate(scen)],
+        "leading": scen[int(np.argmax(result.post[t]))],
+        "trend": result.trend[t],
+        "evidence_only": {s: _num(result.evidence_only[t, k]) for k, s in enumerate(scen)},
+        "prior": {s: _num(math.exp(result.model.log_prior[k])) for k, s in enumerate(scen)},
+        "coverage": _num(result.coverage[t]),
+        "movers": [r for r in rows if r["change_kind"] != "none"][:movers],
+        "stale": [r["indicator"] for r in rows if r["observation"] and not r["fresh"]],
+        "no_data": [r["indicator"] for r in rows if r["observation"] is None],
+        "watch_next": watch_next(result, t),
+    }
+
+
+ARROWS = {1: "↑", -1: "↓", 0: "→"}
+
+
+def headline(doc: dict[str, Any]) -> str:
+    lead = next(s for s in doc["scenarios"] if s["id"] == doc["leading"])
+    text = f"{lead['id']} ({lead['name']}) leads at {lead['probability']:.2f}"
+    trend = doc["trend"]
+    if trend:
+        return text + f"; {trend['scenario']} is trending, {trend['change']:+.2f} over {trend['window_weeks']} weeks"
+    return text + f"; no clear trend over {doc['window_weeks']} weeks"
+
+
+def render_score(doc: dict[str, Any]) -> str:
+    w = doc["window_weeks"]
+    lines = [f"{doc['pack']} — as of {doc['as_of']}", "", headline(doc), "",
+             f"  {'scenario':<34} {'p now':>6} {f'{w}w ago':>7} {'Δ':>7}"]
+    for s in doc["scenarios"]:
+        before = "—" if s["probability_before"] is None else f"{s['probability_before']:.2f}"
+        change = s["change"] or 0.0
+        arrow = ARROWS[(change > 0.005) - (change < -0.005)]
+        label = f"{s['id']}  {s['name']}"[:34]
+        lines.append(f"  {label:<34} {s['probability']:>6.2f} {before:>7} {change:>+7.2f} {arrow}")
+    ev = ", ".join(f"{k} {v:.2f}" for k, v in doc["evidence_only"].items())
+    lines += ["", f"  evidence alone (uniform prior): {ev}; coverage {doc['coverage']:.0%}"]
+    if doc["movers"]:
+        lines += ["", f"Top movers over {w} weeks (bits toward each scenario):"]
+        for m in doc["movers"]:
+            lines.append("  " + mover_line(m))
+    if doc["stale"] or doc["no_data"]:
+        lines.append("")
+        if doc["stale"]:
+            lines.append("  stale: " + ", ".join(doc["stale"]))
+        if doc["no_data"]:
+            lines.append("  no data yet: " + ", ".join(doc["no_data"]))
+    if doc["watch_next"]:
+        lines += ["", "Watch next (one change that would move the call):"]
+        for x in doc["watch_next"][:3]:
+            lines.append(f"  {x['indicator']}: {x['from_state'] or 'no data'} → {x['to_state']}  flips {x['flips']}")
+    return "\n".join(lines)
+
+
+def mover_line(m: dict[str, Any]) -> str:
+    change = " ".join(f"{k}{v:+.2f}" for k, v in m["change_bits"].items())
+    obs = m["observation"] or {}
+    what = obs.get("level") if "level" in obs else obs.get("value")
+    cite = f"{what} on {obs.get('date')} ({obs.get('source_url') or 'no source'})" if obs else "no data"
+    return f"{m['indicator']:<24} {str(m['state']):<20} {change}  [{m['change_kind']}]  {cite}"
+
+
+def render_explain(result: Result, scenario: str | None, t: int | None = None) -> str:
+    """Every indicator's contribution in bits; the rows and the prior add up to the log-odds."""
+    t = len(result.grid) - 1 if t is None else t
+    scen = result.model.scenarios
+    rows = indicator_rows(result, t)
+    post = result.post[t]
+    clr = (np.log2(post) - np.log2(post).mean())
+    header = "  ".join(f"{s:>7}" for s in scen)
+    lines = [f"{result.pack.name} — contributions as of {result.as_of.date()} (bits, centred)", "",
+             f"  {'':<28} {header}   state / observation"]
+    prior = result.prior_bits()
+    lines.append(f"  {'prior':<28} " + "  ".join(f"{x:>+7.3f}" for x in prior))
+    for r in sorted(rows, key=lambda r: -max(abs(v or 0) for v in r["bits"].values())):
+        obs = r["observation"] or {}
+        what = obs.get("level") if "level" in obs else obs.get("value")
+        cite = f"{r['state']}: {what} on {obs.get('date')}, {obs.get('source_url')}" if obs else "no data"
+        lines.append(f"  {r['indicator']:<28} " + "  ".join(f"{r['bits'][s]:>+7.3f}" for s in scen) + f"   {cite}")
+    lines.append(f"  {'= log2 posterior (centred)':<28} " + "  ".join(f"{x:>+7.3f}" for x in clr))
+    lines.append(f"  {'posterior':<28} " + "  ".join(f"{x:>7.3f}" for x in post))
+    if scenario:
+        from tracker.score.whatif import best_pair
+
+        pair = best_pair(result, scenario, t)
+        if pair:
+            moves_txt = " and ".join(f"{c['indicator']} → {c['to_state']}" for c in pair["changes"])
+            verdict = "would give it the lead" if pair["flips"] else "would not be enough for the lead"
+            lines += ["", f"Best pair toward {scenario}: {moves_txt} {verdict} "
+                          f"({', '.join(f'{k} {v:.2f}' for k, v in pair['probabilities'].items())})"]
+    wn = watch_next(result, t, limit=20)
+    if wn:
+        lines += ["", "What would change the call:"]
+        lines += [f"  {x['indicator']}: {x['from_state'] or 'no data'} → {x['to_state']}: {x['flips']}" for x in wn]
+    return "\n".join(lines)
