@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packbuilder import utc
 
-from tracker.store.db import OBS_COLUMNS, Store, _column, _prepare, _prepare_slow, content_hash
+from tracker.store.db import Store
+from tracker.store.snapshot import OBS_COLUMNS, _column, _prepare, _prepare_slow, content_hash
 
 DAYS = pd.to_datetime(["2023-01-01", "2023-02-01", "2023-03-01", "2023-04-01"])
 COMMON = pd.DataFrame({"date": DAYS, "value": [1.5, np.nan, -0.0, 1e20],

@@ -11,7 +11,7 @@ import pandas as pd
 from tracker.errors import InputError
 from tracker.pack.types import Pack
 from tracker.service import parse_day
-from tracker.store.db import Store, utcnow
+from tracker.store.db import Base, Store, utcnow
 from tracker.suggest import closest
 
 
@@ -44,10 +44,13 @@ def record(pack: Pack, store: Store, indicator: str, value: str, date: str, url:
             raise InputError(f"{indicator} takes a number, got {value!r}") from None
         if not math.isfinite(row["value"]):
             raise InputError(f"{indicator} takes a finite number, got {value!r}")
-    snapshot = store.latest(indicator)
-    snapshot = snapshot[snapshot["date"] != row["date"]]
-    frame = pd.concat([snapshot, pd.DataFrame([row])], ignore_index=True).sort_values("date", ignore_index=True)
+    def with_row(snapshot: pd.DataFrame) -> pd.DataFrame:
+        snapshot = snapshot[snapshot["date"] != row["date"]]
+        return pd.concat([snapshot, pd.DataFrame([row])], ignore_index=True).sort_values("date", ignore_index=True)
+
+    snapshot, head = store.latest_with_head(indicator)
     what = row["level"] or row["value"]
-    if not store.write_vintage(indicator, frame, fetched_at=utcnow(), origin="observe"):
+    if not store.write_vintage(indicator, with_row(snapshot), fetched_at=utcnow(), origin="observe",
+                               base=Base(head, with_row)):
         return f"Already recorded: {indicator} = {what} on {day}; nothing changed."
     return f"Recorded {indicator} = {what} on {day} (published {pub}), source {url.strip()}."

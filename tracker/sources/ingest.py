@@ -28,7 +28,7 @@ from tracker.config import Config
 from tracker.errors import InputError, TrackerError
 from tracker.pack.types import Indicator, Pack
 from tracker.sources import FetchContext, NotModified, SourceError, fetcher
-from tracker.store.db import OBS_COLUMNS, Store, utcnow
+from tracker.store.db import OBS_COLUMNS, Base, Store, utcnow
 from tracker.suggest import closest
 
 
@@ -87,7 +87,7 @@ def ingest(ctx: Project, store: Store, ids: list[str] | None = None, progress: b
                        for i in chosen if i.source.kind == "manual"]
     keys = {name: os.environ[env] for name, env in ctx.config.keys.items() if os.environ.get(env)}
     limits: dict[str, threading.Semaphore] = {}
-    previous = store.latest_many([i.id for i in live])
+    previous, heads = store.latest_many([i.id for i in live])
     turns = _host_turns(live)
     http = make_http(ctx, hosts=len({_host(i) for i in live}))
     try:
@@ -95,8 +95,8 @@ def ingest(ctx: Project, store: Store, ids: list[str] | None = None, progress: b
             futures = {pool.submit(_fetch, ctx, i, http, keys, store.validators(i.id), limits,
                                    previous[i.id], now.date()): i for i in turns}
             for n, fut in enumerate(as_completed(futures), start=1):
-                ind = futures[fut]
-                result = _store(store, ind, fut.result(), now)
+                ind, outcome = futures[fut], fut.result()
+                result = _store(store, ind, outcome, now, Base(heads[ind.id], _rebase(outcome, ind, now)))
                 report.results.append(result)
                 _progress(progress, n, len(live), result)
     finally:
@@ -142,7 +142,7 @@ def _fetch(ctx: Project, ind: Indicator, http: Any, keys: dict[str, str],
         outcome = _guarded(ind, keys, lambda: {"frame": fetcher(ind.source.kind).fetch(ind.source, fctx)})
     if "frame" in outcome:  # merging needs no slot: the host's next source may go meanwhile
         fetched = outcome["frame"]
-        outcome = _guarded(ind, keys, lambda: {"frame": merge(previous, fetched, today, ind)})
+        outcome = _guarded(ind, keys, lambda: {"frame": merge(previous, fetched, today, ind), "fetched": fetched})
     if "error" in outcome:
         outcome["error"] = masked(outcome["error"], keys)
     outcome["validators"] = fctx.validators
@@ -178,17 +178,27 @@ def masked(text: str, keys: dict[str, str]) -> str:
     return text
 
 
-def _store(store: Store, ind: Indicator, outcome: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-    base = {"indicator": ind.id, "seconds": outcome["seconds"], "rows": None, "error": None}
+def _rebase(outcome: dict[str, Any], ind: Indicator, now: dt.datetime) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """The merge again, onto a vintage written by someone else while this source was fetched."""
+    return lambda latest: merge(latest, outcome["fetched"], now.date(), ind)
+
+
+def _store(store: Store, ind: Indicator, outcome: dict[str, Any], now: dt.datetime,
+           read: Base) -> dict[str, Any]:
+    """Write one source's outcome, checked against the vintage it was merged onto (`read`)."""
+    row = {"indicator": ind.id, "seconds": outcome["seconds"], "rows": None, "error": None}
     if "error" in outcome:
-        return {**base, "status": "failed", "error": outcome["error"]}
+        return {**row, "status": "failed", "error": outcome["error"]}
     if outcome.get("not_modified"):
-        return {**base, "status": "unchanged"}
+        return {**row, "status": "unchanged"}
     frame = outcome["frame"]
-    changed = store.write_vintage(ind.id, frame, fetched_at=now, origin="ingest")
+    try:
+        changed = store.write_vintage(ind.id, frame, fetched_at=now, origin="ingest", base=read)
+    except (ValueError, KeyError, TypeError) as exc:  # the merge again, onto another's vintage
+        return {**row, "status": "failed", "error": f"{ind.source.kind}: unusable data: {exc}"}
     if outcome["validators"]:
         store.save_validators(ind.id, outcome["validators"])
-    return {**base, "status": "new" if changed else "unchanged", "rows": len(frame)}
+    return {**row, "status": "new" if changed else "unchanged", "rows": len(frame)}
 
 
 def merge(previous: pd.DataFrame, fetched: pd.DataFrame, today: dt.date, ind: Indicator) -> pd.DataFrame:
