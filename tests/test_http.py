@@ -118,9 +118,9 @@ def test_404_is_not_retried_and_says_what_the_server_said(httpserver, make_clien
     assert len(httpserver.log) == 1 and fake.slept == []
 
 
-def test_error_body_is_cut_at_200_characters(httpserver, make_client) -> None:
+def test_error_body_is_cut_at_80_characters(httpserver, make_client) -> None:
     httpserver.expect_request("/long").respond_with_data("x" * 500, status=400)
-    with pytest.raises(SourceError, match=r": x{200}$"):
+    with pytest.raises(SourceError, match=r": x{79}…$"):
         make_client().get(httpserver.url_for("/long"))
 
 

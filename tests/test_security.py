@@ -12,7 +12,8 @@ the log are owner-only.
 (c) No eval/exec/unsafe YAML: ruff's bandit rules (S) and an AST scan of tracker/.
 (d) TLS verification cannot be turned off: no such setting exists, an unknown key is refused,
     an untrusted certificate fails, `security: none` is refused for a remote relay.
-(e) A relative `file` path cannot climb out of the pack's and config's folders.
+(e) A `file` path (relative with `..`, or absolute) cannot leave the project's folders and
+    config.yaml's `data_dirs:` (tests/test_private_files.py has links, `~` and what errors quote).
 (f) The store and the log are created owner-only (0o600) whatever the umask.
 """
 
@@ -348,7 +349,7 @@ def test_security_none_is_refused_for_a_remote_relay(tmp_path):
 # ---------------------------------------------------------------- (e) file paths stay in their folders
 
 
-def test_relative_file_paths_cannot_leave_the_pack_or_config_folder(tmp_path):
+def test_file_paths_cannot_leave_the_project_or_data_dirs(tmp_path):
     outside = tmp_path / "elsewhere" / "table.csv"
     outside.parent.mkdir()
     outside.write_bytes(csv_body(3, 0))
@@ -365,12 +366,13 @@ def test_relative_file_paths_cannot_leave_the_pack_or_config_folder(tmp_path):
     out = tracker("ingest", "--json", "--config", str(cfg), cwd=project)
     assert out.returncode == 3, out.stderr
     results = {r["indicator"]: r for r in json.loads(out.stdout)["results"]}
-    for name, path in escapes.items():
+    folders = {"passwd": Path("/etc"), "sibling": outside.parent, "sneaky": outside.parent,
+               "dotdot": tmp_path.parent / "etc", "absolute": outside.parent}
+    for name, path in {**escapes, "absolute": str(outside)}.items():
         assert results[name]["status"] == "failed"
         assert results[name]["error"] == (
-            f"file {path}: a relative path may not leave the pack or config folder (it starts with '..' once "
-            "normalised); give an absolute path to read a file elsewhere")
-    assert results["absolute"]["status"] == "new" and results["absolute"]["rows"] == 24
+            f"file {path}: outside the project folder and data_dirs, so it was not read; to allow it, add "
+            f"{folders[name].resolve()} to data_dirs: in config.yaml")
     assert results["inside"]["status"] == "new" and results["inside"]["rows"] == 24
     assert "root:" not in out.stdout + out.stderr
 

@@ -14,8 +14,8 @@ from tracker.pack.schema import FileSource, ManualSource, SqlSource
 from tracker.sources import FetchContext, SourceError, fetch
 
 
-def ctx(*bases: Path, env: dict[str, str] | None = None) -> FetchContext:
-    return FetchContext(http=None, base_dirs=list(bases), env=env or {})
+def ctx(*bases: Path, env: dict[str, str] | None = None, data_dirs: tuple[Path, ...] = ()) -> FetchContext:
+    return FetchContext(http=None, base_dirs=list(bases), data_dirs=list(data_dirs), env=env or {})
 
 
 def file_spec(path: str, **kw: object) -> FileSource:
@@ -126,18 +126,61 @@ def test_semicolon_separated_file(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- file: paths
 
 
-def test_relative_path_may_not_escape(tmp_path: Path) -> None:
+def test_relative_path_may_not_escape_unless_data_dirs_allow_it(tmp_path: Path) -> None:
     (tmp_path / "pack").mkdir()
     write(tmp_path / "secret.csv", "date,value\n2024-01-31,1\n")
-    with pytest.raises(SourceError, match=r"^file \.\./secret.csv: a relative path may not leave"):
+    refused = (f": outside the project folder and data_dirs, so it was not read; to allow it, add {tmp_path} to "
+               "data_dirs: in config.yaml$")
+    with pytest.raises(SourceError, match=r"^file \.\./secret.csv" + refused):
         fetch(file_spec("../secret.csv"), ctx(tmp_path / "pack"))
-    with pytest.raises(SourceError, match="may not leave"):
+    with pytest.raises(SourceError, match=r"^file sub/\.\./\.\./secret.csv" + refused):
         fetch(file_spec("sub/../../secret.csv"), ctx(tmp_path / "pack"))
+    assert fetch(file_spec("../secret.csv"), ctx(tmp_path / "pack", data_dirs=(tmp_path,))).iloc[0]["value"] == 1
 
 
-def test_absolute_path_is_allowed_and_bases_are_searched_in_order(tmp_path: Path) -> None:
+def test_absolute_path_is_read_only_inside_a_base_or_data_folder(tmp_path: Path) -> None:
+    (tmp_path / "project").mkdir()
     write(tmp_path / "abs.csv", "date,value\n2024-01-31,7\n")
-    assert fetch(file_spec(str(tmp_path / "abs.csv")), ctx()).iloc[0]["value"] == 7.0
+    with pytest.raises(SourceError, match=rf"add {tmp_path} to data_dirs: in config.yaml$"):
+        fetch(file_spec(str(tmp_path / "abs.csv")), ctx(tmp_path / "project"))
+    # refused whether it exists or not: the answer tells nothing about files outside
+    with pytest.raises(SourceError, match=rf"^file {tmp_path}/nope.csv: outside the project folder"):
+        fetch(file_spec(str(tmp_path / "nope.csv")), ctx(tmp_path / "project"))
+    assert fetch(file_spec(str(tmp_path / "abs.csv")), ctx(tmp_path)).iloc[0]["value"] == 7.0
+    assert fetch(file_spec(str(tmp_path / "abs.csv")), ctx(tmp_path / "project", data_dirs=(tmp_path,))
+                 ).iloc[0]["value"] == 7.0
+    with pytest.raises(SourceError, match=rf"^file {tmp_path}/project/nope.csv: no such file: "):
+        fetch(file_spec(str(tmp_path / "project" / "nope.csv")), ctx(tmp_path / "project"))
+
+
+def test_a_link_is_judged_by_where_it_leads(tmp_path: Path) -> None:
+    (tmp_path / "project").mkdir()
+    (tmp_path / "shared").mkdir()
+    write(tmp_path / "shared" / "t.csv", "date,value\n2024-01-31,3\n")
+    (tmp_path / "project" / "t.csv").symlink_to(tmp_path / "shared" / "t.csv")
+    with pytest.raises(SourceError, match=rf"^file t.csv: outside .* add {tmp_path / 'shared'} to data_dirs"):
+        fetch(file_spec("t.csv"), ctx(tmp_path / "project"))
+    assert fetch(file_spec("t.csv"), ctx(tmp_path / "project", data_dirs=(tmp_path / "shared",))
+                 ).iloc[0]["value"] == 3.0
+
+
+def test_a_header_is_quoted_short_printable_and_without_secrets(tmp_path: Path) -> None:
+    key = "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY9"
+    write(tmp_path / "k.csv", f"date,{key}\n2024-01-31,1\n")
+    with pytest.raises(SourceError) as err:
+        fetch(file_spec("k.csv"), ctx(tmp_path))
+    assert str(err.value) == "file k.csv: no column 'value' (columns: date, AWS_SECRET_ACCESS_KEY=***)"
+    write(tmp_path / "z.csv", b"\0" * 100_000 + "\x1b[2J\x07,\u202evalue\n2024-01-31,1\n".encode())
+    with pytest.raises(SourceError) as err:
+        fetch(file_spec("z.csv"), ctx(tmp_path))
+    assert str(err.value) == "file z.csv: no column 'date' (columns: …, value)"
+    write(tmp_path / "many.csv", ",".join(f"column number {n}" for n in range(500)) + "\n")
+    with pytest.raises(SourceError) as err:
+        fetch(file_spec("many.csv"), ctx(tmp_path))
+    assert len(str(err.value)) < 160 and str(err.value).endswith("…)")
+
+
+def test_absolute_path_bases_are_searched_in_order(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     write(tmp_path / "b" / "x.csv", "date,value\n2024-01-31,2\n")

@@ -90,12 +90,20 @@ class Config:
     """API keys: name used by a source's `api_key:` → environment variable holding it."""
     stale_after: str = "1.5d"
     """`tracker status` fails when the last good nightly run is older than this."""
+    data_dirs: list[str] = field(default_factory=list)
+    """Folders outside the project that `file` sources may read (none other); see data_paths."""
     base_dir: Path = Path(".")
     """The folder of config.yaml: relative paths in it are read from there (not a YAML key)."""
 
     def path(self, text: str) -> Path:
         p = Path(text)
         return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def data_paths(self) -> list[Path]:
+        """`data_dirs` as real folders: `~` expanded, a relative one read from config.yaml's folder,
+        links followed (file_source compares real paths, so a link cannot widen them)."""
+        return [self.path(str(Path(d).expanduser())).resolve() for d in self.data_dirs]
 
     @property
     def pack_dir(self) -> Path:

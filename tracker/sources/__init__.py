@@ -10,7 +10,9 @@ The contract every kind keeps:
   `value` column or a text `level` column; optionally `published` (naive datetime64),
   `source_url` and `note`. Rows are sorted by date, one row per date.
 - Any failure raises SourceError with a message that names the source and what was wrong;
-  a conditional request answered 304 everywhere raises NotModified.
+  a conditional request answered 304 everywhere raises NotModified. A message quotes a file or
+  an answer only through tracker.sources.excerpt (short, printable, secrets masked).
+- A `file` source reads only inside `base_dirs` and `data_dirs` (file_source.resolve).
 - Network access only through `ctx.http` (tracker.sources.http), never `requests` directly.
 """
 
@@ -43,7 +45,9 @@ class FetchContext:
     http: Any
     """tracker.sources.http.HttpClient: timeouts, retries, rate limits, size cap, conditional GET."""
     base_dirs: list[Path]
-    """Folders a relative `file` path may resolve inside (the config's and the pack's)."""
+    """Folders a relative `file` path is looked up in, in order (the config's and the pack's)."""
+    data_dirs: list[Path] = field(default_factory=list)
+    """Further folders a `file` source may read in (config.yaml's `data_dirs:`); none other."""
     keys: Mapping[str, str] = field(default_factory=dict)
     """API keys by the name a source's `api_key:` gives, already read from the environment."""
     env: Mapping[str, str] = field(default_factory=dict)

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from tracker.pack.types import ComtradeSource
-from tracker.sources import FetchContext, SourceError
+from tracker.sources import FetchContext, SourceError, excerpt
 from tracker.sources.file_source import finish, labelled, tidy
 from tracker.sources.http import expect_type
 
@@ -56,7 +56,7 @@ def _rows(spec: ComtradeSource, ctx: FetchContext, codes: list[str]) -> list[dic
         if not isinstance(doc, dict):
             raise SourceError(f"expected a JSON object, got {type(doc).__name__}")
         if doc.get("error"):
-            raise SourceError(f"the API said: {doc['error']}")
+            raise SourceError(f"the API said: {excerpt.text(doc['error'])}")
         rows += [r for r in doc.get("data") or []
                  if isinstance(r, dict) and r.get("flowCode", spec.flow) == spec.flow]
     return rows

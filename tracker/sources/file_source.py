@@ -14,7 +14,6 @@ import difflib
 import functools
 import io
 import math
-import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from tracker.pack.types import FileSource
-from tracker.sources import FetchContext, SourceError
+from tracker.sources import FetchContext, SourceError, excerpt
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", ".."})
 NUMBER_RX = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -44,7 +43,7 @@ Record = tuple[str, Mapping[str, Any]]
 def fetch(spec: FileSource, ctx: FetchContext) -> pd.DataFrame:
     what = f"file {spec.path}"
     with labelled(what):
-        path = resolve(spec.path, ctx.base_dirs)
+        path = resolve(spec.path, ctx.base_dirs, ctx.data_dirs)
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             columns, records = xlsx_records(path, spec.sheet)
         elif path.suffix.lower() in (".xls", ".ods"):
@@ -54,25 +53,32 @@ def fetch(spec: FileSource, ctx: FetchContext) -> pd.DataFrame:
         return tidy(records, columns, date=spec.date, value=spec.value, scale=spec.scale)
 
 
-def resolve(path: str, base_dirs: list[Path]) -> Path:
-    """An absolute path as given; a relative one inside the first base folder holding it.
+def resolve(path: str, base_dirs: list[Path], data_dirs: Iterable[Path] = ()) -> Path:
+    """The real path of a `file` source, which must lie inside a base or a data folder.
 
-    `..` may not climb out of the base folders (a pack from elsewhere must not read
-    ~/.ssh/id_rsa by a relative path). Symbolic links are the user's own choice and are followed.
+    A relative path is looked up in each base folder in turn (config's, then pack's); an
+    absolute or `~` path is taken as it is. Either way it is resolved first (`..` and symbolic
+    links followed) and must then lie inside a base folder or a `data_dirs:` folder: a pack
+    from elsewhere must not read ~/.aws/credentials and have its first line echoed into an
+    error that is printed, stored and mailed. A path outside is refused before anything
+    opens it, exists or not, so the answer does not even tell whether such a file exists.
     """
-    given = Path(path).expanduser()
+    try:
+        bases = [Path(b).resolve() for b in base_dirs] or [Path.cwd().resolve()]
+        allowed = [*bases, *(Path(d).expanduser().resolve() for d in data_dirs)]
+        given = Path(path).expanduser()
+        for candidate in [given] if given.is_absolute() else [base / given for base in bases]:
+            real = candidate.resolve()
+            if not any(real.is_relative_to(folder) for folder in allowed):
+                raise SourceError(f"outside the project folder and data_dirs, so it was not read; to allow "
+                                  f"it, add {real.parent} to data_dirs: in config.yaml")
+            if real.is_file():
+                return real
+    except (OSError, RuntimeError, ValueError) as exc:  # a link loop, an unknown ~user, a NUL in the path
+        raise SourceError(f"cannot follow the path ({excerpt.text(exc)}); name a file in the project "
+                          "folder or a data_dirs: folder") from None
     if given.is_absolute():
-        if not given.is_file():
-            raise SourceError(f"no such file: {given}")
-        return given
-    norm = Path(os.path.normpath(given))
-    if norm.parts and norm.parts[0] == "..":
-        raise SourceError("a relative path may not leave the pack or config folder (it starts with "
-                          "'..' once normalised); give an absolute path to read a file elsewhere")
-    bases = base_dirs or [Path.cwd()]
-    for base in bases:
-        if (base / norm).is_file():
-            return base / norm
+        raise SourceError(f"no such file: {given}")
     raise SourceError(f"not found in {', '.join(str(b) for b in bases)}")
 
 
@@ -86,7 +92,7 @@ def decode_text(data: bytes, charset: str | None = None) -> str:
     try:
         return data.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
     except LookupError:
-        raise SourceError(f"unknown character set {charset!r}") from None
+        raise SourceError(f"unknown character set {excerpt.cell(charset)}") from None
     except UnicodeDecodeError as exc:
         # exc.start counts from exc.object, which for utf-8-sig is the data after its BOM
         bad = exc.object
@@ -116,7 +122,7 @@ def csv_records(text: str) -> tuple[list[str], list[Record]]:
                                   f"{len(header)}{hint}")
             records.append((f"line {reader.line_num}", dict(zip(header, row, strict=True))))
     except csv.Error as exc:
-        raise SourceError(f"malformed CSV near line {reader.line_num}: {exc}") from None
+        raise SourceError(f"malformed CSV near line {reader.line_num}: {excerpt.text(exc)}") from None
     return header, records
 
 
@@ -135,7 +141,7 @@ def xlsx_records(path: Path, sheet: str | None) -> tuple[list[str], list[Record]
             raise _unreadable(exc) from None
         try:
             if sheet is not None and sheet not in book.sheetnames:
-                raise SourceError(f"no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
+                raise SourceError(f"no sheet {sheet!r} (sheets: {excerpt.names(book.sheetnames)})")
             if not book.worksheets:
                 raise SourceError("the workbook has no worksheet")
             rows = (book[sheet] if sheet else book.worksheets[0]).iter_rows(values_only=True)
@@ -152,7 +158,7 @@ def xlsx_records(path: Path, sheet: str | None) -> tuple[list[str], list[Record]
 
 
 def _unreadable(exc: BaseException) -> SourceError:
-    return SourceError(f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})")
+    return SourceError(f"not a readable .xlsx workbook ({type(exc).__name__}: {excerpt.text(exc)})")
 
 
 # ---------------------------------------------------------------- cells
@@ -242,7 +248,7 @@ def tidy(records: Iterable[Record], columns: Iterable[str], *, date: str, value:
     for name in (date, value):
         if name not in columns:
             raise SourceError(f"no column {name!r}{_suggest(name, columns)} "
-                              f"(columns: {', '.join(map(str, columns))})")
+                              f"(columns: {excerpt.names(columns)})")
     rows = [row for label, rec in records if (row := _row(label, rec, date, value)) is not None]
     level = value == "level"
     if not rows:
@@ -305,12 +311,13 @@ def _row(label: str, rec: Mapping[str, Any], date: str, value: str) -> tuple[Any
         try:
             got = to_float(cell)
         except ValueError:
-            raise SourceError(f"{label}: value {cell!r} in column {value!r} is not a number") from None
+            raise SourceError(f"{excerpt.text(label)}: value {excerpt.cell(cell)} in column {value!r} "
+                              "is not a number") from None
     if got is None:
         return None
     when = _date_cell(label, rec.get(date), date)
     if when is None:
-        raise SourceError(f"{label}: no date in column {date!r} for value {cell!r}")
+        raise SourceError(f"{excerpt.text(label)}: no date in column {date!r} for value {excerpt.cell(cell)}")
     published = _date_cell(label, rec.get("published"), "published")
     url = rec.get("source_url") or rec.get("url")
     note = rec.get("note")
@@ -322,7 +329,8 @@ def _date_cell(label: str, cell: Any, column: str) -> dt.date | None:
         return None
     when = to_day(cell)
     if when is None:
-        raise SourceError(f"{label}: {cell!r} in column {column!r} is not a date ({DATE_FORMS})")
+        raise SourceError(f"{excerpt.text(label)}: {excerpt.cell(cell)} in column {column!r} is not a date "
+                          f"({DATE_FORMS})")
     return when
 
 
@@ -360,12 +368,12 @@ def labelled(what: str) -> Iterator[None]:
             raise
         raise SourceError(f"{what}: {exc}") from exc
     except (KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise SourceError(f"{what}: unexpected data ({type(exc).__name__}: {exc})") from exc
+        raise SourceError(f"{what}: unexpected data ({type(exc).__name__}: {excerpt.text(exc)})") from exc
 
 
 def _suggest(name: str, columns: list[str]) -> str:
     close = difflib.get_close_matches(name, [str(c) for c in columns], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return f" (did you mean {excerpt.cell(close[0], excerpt.NAME_LIMIT)}?)" if close else ""
 
 
 def _name(encoding: str) -> str:

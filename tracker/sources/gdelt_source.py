@@ -19,7 +19,7 @@ import logging
 import pandas as pd
 
 from tracker.pack.types import GdeltSource
-from tracker.sources import FetchContext, SourceError
+from tracker.sources import FetchContext, SourceError, excerpt
 from tracker.sources.file_source import empty, finish, labelled
 from tracker.sources.http import Response
 
@@ -94,9 +94,10 @@ def _points(resp: Response, mode: str, span: str) -> pd.Series:
     body is read whatever type it is labelled with.
     """
     if not resp.content.lstrip().startswith((b"{", b"[")):
-        said = " ".join(resp.text.split())[:200]
+        said = excerpt.text(resp.content)
         hint = "; the window is too short for GDELT" if "too short" in said.lower() else ""
-        raise SourceError(f"GDELT answered {resp.content_type} instead of JSON for {span}: {said!r}{hint}")
+        raise SourceError(f"GDELT answered {excerpt.text(resp.content_type, excerpt.NAME_LIMIT)} instead of "
+                          f"JSON for {span}: {said!r}{hint}")
     doc = resp.json()
     if not isinstance(doc, dict):
         raise SourceError(f"expected a JSON object for {span}, got {type(doc).__name__}")
@@ -108,7 +109,7 @@ def _points(resp: Response, mode: str, span: str) -> pd.Series:
         stamps = [dt.datetime.strptime(p["date"], COMPACT) for p in series.get("data", [])]
         values = [float(p["value"]) for p in series.get("data", [])]
     except (KeyError, TypeError, ValueError) as exc:
-        raise SourceError(f"unexpected bucket in the answer for {span}: {exc}") from None
+        raise SourceError(f"unexpected bucket in the answer for {span}: {excerpt.text(exc)}") from None
     return pd.Series(values, index=pd.DatetimeIndex(stamps, dtype="datetime64[us]")).sort_index()
 
 

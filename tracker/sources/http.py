@@ -35,13 +35,12 @@ import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
 
 from tracker import __version__
-from tracker.sources import NotModified, SourceError
+from tracker.sources import NotModified, SourceError, excerpt
 
 log = logging.getLogger("tracker.http")  # the name it has always logged under
 
 SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "auth", "signature", "sig", "cookie")
 CHUNK = 65536
-SNIPPET = 200
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 TYPES = {
     "json": ("application/json", "text/json", "+json"),
@@ -92,11 +91,6 @@ def remember(store: dict[str, dict[str, str]], key: str, resp: Response) -> None
         store.pop(key, None)
 
 
-def snippet(data: bytes | str, limit: int = SNIPPET) -> str:
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    return " ".join(text.split())[:limit]
-
-
 @dataclass(frozen=True)
 class Response:
     """A complete answer, body read under the deadline and size cap; the connection is closed."""
@@ -128,7 +122,7 @@ class Response:
         except ValueError as exc:
             where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
             raise SourceError(f"malformed JSON from {redact_url(self.url)}{where}: "
-                              f"{snippet(self.content, 80)!r}") from None
+                              f"{excerpt.text(self.content)!r}") from None
 
     @property
     def etag(self) -> str | None:
@@ -153,8 +147,8 @@ def expect_type(resp: Response, kind: str) -> None:
     ctype = resp.content_type
     if not ctype or any(ctype == t or (t.startswith("+") and ctype.endswith(t)) for t in TYPES[kind]):
         return
-    raise SourceError(f"expected {kind} from {redact_url(resp.url)}, got {ctype}: "
-                      f"{snippet(resp.content)!r}")
+    raise SourceError(f"expected {kind} from {redact_url(resp.url)}, got {excerpt.text(ctype, excerpt.NAME_LIMIT)}: "
+                      f"{excerpt.text(resp.content)!r}")
 
 
 class _Session(requests.Session):
@@ -341,7 +335,7 @@ class HttpClient:
         resp = Response(raw.status_code, CaseInsensitiveDict(raw.headers), body, raw.url)
         if resp.status < 300:
             return resp
-        message = f"HTTP {resp.status} from {shown}: {snippet(body)}"
+        message = f"HTTP {resp.status} from {shown}: {excerpt.text(body)}"
         if resp.status in RETRY_STATUSES or (resp.status >= 500 and resp.status not in (501, 505)):
             raise _Retryable(message, _retry_after(resp.headers.get("Retry-After")))
         raise SourceError(message)

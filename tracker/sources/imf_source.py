@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from tracker.pack.types import ImfSource
-from tracker.sources import FetchContext, SourceError
+from tracker.sources import FetchContext, SourceError, excerpt
 from tracker.sources.file_source import labelled, period_of, tidy
 from tracker.sources.http import cache_key, expect_type, remember
 from tracker.sources.json_source import pick
@@ -64,7 +64,7 @@ def observations(doc: Any, key: str) -> list[tuple[str, dict[str, Any]]]:
     dims = pick(doc, "data.structures[0].dimensions")
     names = {code: _series_name(code, dims) for code in series}
     if len(series) > 1:
-        raise SourceError(f"{len(series)} series match key {key} ({', '.join(names.values())}); "
+        raise SourceError(f"{len(series)} series match key {key} ({excerpt.names(names.values())}); "
                           "narrow the key to one series")
     code, body = next(iter(series.items()))
     periods = _time_values(dims)
@@ -73,7 +73,8 @@ def observations(doc: Any, key: str) -> list[tuple[str, dict[str, Any]]]:
         try:
             period = periods[int(index)]
         except (ValueError, IndexError):
-            raise SourceError(f"observation {index!r} of {names[code]} has no TIME_PERIOD value") from None
+            raise SourceError(f"observation {excerpt.cell(index)} of {excerpt.text(names[code])} has no "
+                              "TIME_PERIOD value") from None
         value = obs[0] if isinstance(obs, list) and obs else None
         out.append((f"{names[code]} {period}", {"date": period, "value": value}))
     return out

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from tracker.pack.types import JsonSource
-from tracker.sources import FetchContext, SourceError
+from tracker.sources import FetchContext, SourceError, excerpt
 from tracker.sources.file_source import Record, labelled, tidy
 from tracker.sources.http import cache_key, expect_type, redact_url, remember
 
@@ -59,7 +59,7 @@ def pick(doc: Any, path: str) -> Any:
             walked += f"[{step}]"
         else:
             if not isinstance(doc, dict) or step not in doc:
-                keys = f"keys: {', '.join(map(str, doc))}" if isinstance(doc, dict) else _kind(doc)
+                keys = f"keys: {excerpt.names(doc)}" if isinstance(doc, dict) else _kind(doc)
                 raise SourceError(f"path {path!r}: no key {step!r} in {here} ({keys})")
             walked += f".{step}" if walked else step
         doc = doc[step]

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from tracker.pack.types import SipriSource
-from tracker.sources import FetchContext, SourceError
+from tracker.sources import FetchContext, SourceError, excerpt
 from tracker.sources.file_source import Record, csv_records, finish, labelled, to_float
 from tracker.sources.http import expect_type
 
@@ -36,7 +36,7 @@ def fetch(spec: SipriSource, ctx: FetchContext) -> pd.DataFrame:
         missing = [c for c in NEEDED if c not in columns]
         if missing:
             raise SourceError(f"no column {', '.join(map(repr, missing))} in the register "
-                              f"(columns: {', '.join(columns)})")
+                              f"(columns: {excerpt.names(columns)})")
         totals, last_year = _sum_by_year(records, spec)
         years = range(spec.start, min(end, last_year) + 1) if last_year else range(0)
         frame = pd.DataFrame({"date": [pd.Timestamp(y, 12, 31) for y in years],
@@ -70,8 +70,8 @@ def register_text(doc: Any) -> str:
     lines = text.splitlines(keepends=True)
     at = next((i for i, line in enumerate(lines) if line.startswith(HEADER_START)), None)
     if at is None:
-        first = lines[0].strip()[:80] if lines else ""
-        raise SourceError(f"no header line starting {HEADER_START!r} in the register (first line: {first!r})")
+        first = excerpt.cell(lines[0] if lines else "", excerpt.LIMIT)
+        raise SourceError(f"no header line starting {HEADER_START!r} in the register (first line: {first})")
     return "".join(lines[at:])
 
 
@@ -86,7 +86,7 @@ def _sum_by_year(records: list[Record], spec: SipriSource) -> tuple[dict[int, fl
         try:
             tiv = to_float(rec["TIV delivery values"])
         except ValueError:
-            raise SourceError(f"{label}: TIV {rec['TIV delivery values']!r} is not a number") from None
+            raise SourceError(f"{label}: TIV {excerpt.cell(rec['TIV delivery values'])} is not a number") from None
         totals[year] = totals.get(year, 0.0) + (tiv or 0.0)  # empty: no delivery identified
     return totals, last_year
 
@@ -94,7 +94,7 @@ def _sum_by_year(records: list[Record], spec: SipriSource) -> tuple[dict[int, fl
 def _year(label: str, cell: str) -> int:
     text = cell.strip().rstrip("?")
     if not (text.isdigit() and len(text) == 4):
-        raise SourceError(f"{label}: delivery year {cell!r} is not a year")
+        raise SourceError(f"{label}: delivery year {excerpt.cell(cell)} is not a year")
     return int(text)
 
 

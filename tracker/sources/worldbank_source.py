@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from tracker.pack.types import WorldBankSource
-from tracker.sources import FetchContext, SourceError
+from tracker.sources import FetchContext, SourceError, excerpt
 from tracker.sources.file_source import labelled, tidy
 from tracker.sources.http import expect_type
 
@@ -27,7 +27,7 @@ def fetch(spec: WorldBankSource, ctx: FetchContext) -> pd.DataFrame:
         rows = _all_rows(spec, ctx)
         countries = sorted({str((r.get("country") or {}).get("id")) for r in rows})
         if len(countries) > 1:
-            raise SourceError(f"the answer holds {len(countries)} countries ({', '.join(countries)}); "
+            raise SourceError(f"the answer holds {len(countries)} countries ({excerpt.names(countries)}); "
                               "ask for one country per indicator")
         records = [(f"row {i + 1} ({r.get('date')})", r) for i, r in enumerate(rows)]
         return tidy(records, ["date", "value"], date="date", value="value", scale=spec.scale)
@@ -55,8 +55,8 @@ def _split(doc: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """[meta, rows] → (meta, rows); the API's error form → SourceError with its messages."""
     if isinstance(doc, list) and doc and isinstance(doc[0], dict) and "message" in doc[0]:
         messages = doc[0]["message"] if isinstance(doc[0]["message"], list) else [doc[0]["message"]]
-        said = "; ".join(_message(m) for m in messages)
-        raise SourceError(f"the API refused the request: {said}")
+        said = "; ".join(_message(m) for m in messages[:5])
+        raise SourceError(f"the API refused the request: {excerpt.text(said)}")
     if not (isinstance(doc, list) and len(doc) == 2 and isinstance(doc[0], dict)):
         raise SourceError("unexpected answer: expected a two-element array [meta, rows]")
     rows = doc[1] or []  # null when nothing matched
