@@ -64,3 +64,39 @@ def test_valid_config_resolves_paths_from_its_folder(tmp_path: Path) -> None:
     cfg = load_config(path)
     assert cfg.pack_dir == tmp_path.resolve() / "indicators"
     assert cfg.window_weeks == 13 and cfg.schedule.digest == "0 7 * * mon"
+
+
+DIGEST = ("pack: indicators\ndigest:\n  from: {sender}\n  to: [{to}]\n  alerts_to: [{alert}]\n"
+          "  smtp: {{host: localhost}}\n")
+ONE_LINE = "expected an e-mail address on one line, without control characters; got "
+
+
+@pytest.mark.parametrize(("sender", "to", "alert", "messages"), [
+    ('"tracker@example.org\\r\\nBcc: spy@example.org"', "a@example.org", "b@example.org",
+     [f"config.yaml:3:9: digest.from: {ONE_LINE}'tracker@example.org\\r\\nBcc: spy@example.org'"]),
+    ("tracker@example.org", '"a@example.org\\nBcc: spy@example.org"', '"b@example.org\\e[2J"',
+     [f"config.yaml:4:8: digest.to[0]: {ONE_LINE}'a@example.org\\nBcc: spy@example.org'",
+      f"config.yaml:5:15: digest.alerts_to[0]: {ONE_LINE}'b@example.org\\x1b[2J'"]),
+    ("tracker@example.org", "'a@example.org, spy@example.org'", "b@example.org",
+     ["config.yaml:4:8: digest.to[0]: expected one e-mail address, got 2 in 'a@example.org, spy@example.org'; "
+      "list each on its own"]),
+    ("not an address", "a@", "b@example.org",
+     ["config.yaml:3:9: digest.from: expected an e-mail address such as analysts@example.org or "
+      "'Name <analysts@example.org>', got 'not an address'",
+      "config.yaml:4:8: digest.to[0]: expected an e-mail address such as analysts@example.org or "
+      "'Name <analysts@example.org>', got 'a@'"]),
+    ("jürgen@example.org", "a@example.org", "b@example.org",
+     ["config.yaml:3:9: digest.from: expected an ASCII address (tracker does not use SMTPUTF8; write an "
+      "internationalised domain in its xn-- form), got 'jürgen@example.org'"]),
+])
+def test_digest_addresses_are_checked(tmp_path: Path, sender: str, to: str, alert: str, messages: list[str]) -> None:
+    assert _problems(tmp_path, DIGEST.format(sender=sender, to=to, alert=alert)) == messages
+
+
+def test_digest_addresses_may_have_a_display_name(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(DIGEST.format(sender="'Tracker Bot <tracker@example.org>'", to="root@localhost",
+                                  alert="'Jürgen <j@example.org>'"))
+    cfg = load_config(path).digest
+    assert (cfg.sender, cfg.to, cfg.alerts_to) == ("Tracker Bot <tracker@example.org>", ["root@localhost"],
+                                                   ["Jürgen <j@example.org>"])

@@ -30,15 +30,19 @@ W = "2025-06-02"
 
 
 class Auth:
-    """Accepts USER / PASSWORD; a failure reply that echoes the password checks redaction."""
+    """Accepts `user` / `password` (USER / PASSWORD unless given), sent as UTF-8; a failure reply
+    that echoes the password checks redaction."""
 
-    def __init__(self) -> None:
+    def __init__(self, user: str = USER, password: str = PASSWORD) -> None:
         self.logins: list[str] = []
+        self.mechanisms: list[str] = []
+        self.user, self.password = user, password
 
     def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         assert isinstance(data, LoginPassword)
         self.logins.append(data.login.decode())
-        if (data.login.decode(), data.password.decode()) == (USER, PASSWORD):
+        self.mechanisms.append(mechanism)
+        if (data.login.decode(), data.password.decode()) == (self.user, self.password):
             return AuthResult(success=True)
         return AuthResult(success=False, handled=False,
                           message=f"535 5.7.8 no such user/password: {data.password.decode()}")
@@ -282,6 +286,105 @@ def test_a_wrong_password_is_a_clear_error_without_the_password(site: Site, tls:
     with site.store() as store:
         state = store.send_state(W)
     assert state["status"] == "failed" and wrong not in state["detail"]
+
+
+NON_ASCII_USER, NON_ASCII_PASSWORD = "bot-Jürgen", "pässwörd-€-密码"
+SECRET_CHARS = {c for c in NON_ASCII_PASSWORD if not c.isascii()} - set(NON_ASCII_USER)
+"""The password's non-ASCII characters that the user name (shown in errors) does not hold: an
+error quoting smtplib's UnicodeEncodeError would show one of them."""
+
+
+def _auth_server(tls: tuple[ssl.SSLContext, str], auth: Auth, mechanism: str = "PLAIN") -> Any:
+    """STARTTLS, AUTH required, and only `mechanism` offered (aiosmtpd offers PLAIN and LOGIN)."""
+    return smtp_server(tls_context=tls[0], require_starttls=True, authenticator=auth, auth_require_tls=True,
+                       auth_required=True, auth_exclude_mechanism=[m for m in ("PLAIN", "LOGIN") if m != mechanism])
+
+
+def _use_credentials(site: Site, monkeypatch: pytest.MonkeyPatch, port: int, ca_file: str, user: str,
+                     password: str) -> None:
+    monkeypatch.setenv("TRACKER_TEST_USER", user)
+    monkeypatch.setenv("TRACKER_TEST_PASSWORD", password)
+    site.set_digest({"port": port, "security": "starttls", "ca_file": ca_file,
+                     "username_env": "TRACKER_TEST_USER", "password_env": "TRACKER_TEST_PASSWORD"})
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_a_non_ascii_user_and_password_log_in_as_utf8(site: Site, tls: tuple[ssl.SSLContext, str],
+                                                      monkeypatch: pytest.MonkeyPatch, mechanism: str) -> None:
+    """smtplib sends AUTH as ASCII (python/cpython#73936): RFC 4616 says UTF-8, and so do we."""
+    auth = Auth(NON_ASCII_USER, NON_ASCII_PASSWORD)
+    with _auth_server(tls, auth, mechanism) as (inbox, port):
+        _use_credentials(site, monkeypatch, port, tls[1], NON_ASCII_USER, NON_ASCII_PASSWORD)
+        result = send(site)
+    assert result.exit_code == 0, result.output
+    assert (auth.logins, auth.mechanisms) == ([NON_ASCII_USER], [mechanism])
+    assert_digest_tree(inbox.parsed())
+    assert sends(site)[0]["status"] == "sent"
+
+
+def test_a_wrong_non_ascii_password_is_one_line_and_never_shown(site: Site, tls: tuple[ssl.SSLContext, str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    wrong = "wröng-€-密码"
+    with _auth_server(tls, Auth(NON_ASCII_USER, NON_ASCII_PASSWORD)) as (inbox, port):
+        _use_credentials(site, monkeypatch, port, tls[1], NON_ASCII_USER, wrong)
+        result = send(site)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: SMTP login to 127.0.0.1:{port} as {NON_ASCII_USER} failed (535 5.7.8 no such "
+                             "user/password: ***); check the user name and password environment variables\n")
+    assert inbox.messages == [] and not Path("tracker-crash.log").exists()
+    state = sends(site)[0]
+    assert state["status"] == "failed"                 # never left "started": nothing was sent
+    with site.store() as store:
+        detail = store.send_state(W)["detail"]
+    shown = result.output + detail
+    secret_chars = {c for c in wrong if not c.isascii()} - set(NON_ASCII_USER)
+    assert wrong not in shown and secret_chars & set(shown) == set()
+
+
+def test_an_alert_with_a_non_ascii_password_fails_cleanly(site: Site, tls: tuple[ssl.SSLContext, str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The nightly run records an alert's error in the store and the log: it must hold no secret."""
+    with _auth_server(tls, Auth(NON_ASCII_USER, "something else")) as (inbox, port):
+        _use_credentials(site, monkeypatch, port, tls[1], NON_ASCII_USER, NON_ASCII_PASSWORD)
+        with pytest.raises(mail.SendFailed) as caught:
+            mail.send_alert(load_config(site.config), "tracker alert", "text")
+    assert str(caught.value).startswith(f"SMTP login to 127.0.0.1:{port} as {NON_ASCII_USER} failed (535")
+    assert NON_ASCII_PASSWORD not in str(caught.value) and SECRET_CHARS & set(str(caught.value)) == set()
+    assert inbox.messages == []
+
+
+def test_a_password_that_is_not_utf8_is_sent_as_the_bytes_given(site: Site, tls: tuple[ssl.SSLContext, str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Latin-1 byte in the environment (os.environ holds it as a surrogate) goes out unchanged."""
+    password = b"caf\xe9-pw".decode("utf-8", "surrogateescape")
+    received: list[bytes] = []
+
+    def auth(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        received.append(data.password)
+        return AuthResult(success=data.password == b"caf\xe9-pw")
+
+    with smtp_server(tls_context=tls[0], require_starttls=True, authenticator=auth, auth_require_tls=True,
+                     auth_required=True) as (inbox, port):
+        _use_credentials(site, monkeypatch, port, tls[1], USER, password)
+        result = send(site)
+    assert result.exit_code == 0, result.output
+    assert received == [b"caf\xe9-pw"] and len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize("args", [["--send", "--week", W], ["--out", "preview", "--week", W]])
+def test_a_line_break_in_an_address_is_a_config_error(site: Site, args: list[str]) -> None:
+    """It used to reach the From: header and crash (ValueError, a crash log); now the config check says where."""
+    with smtp_server() as (inbox, port):
+        site.set_digest({"port": port})
+        site.config.write_text(site.config.read_text().replace(
+            "from: tracker@example.org", 'from: "tracker@example.org\\r\\nBcc: spy@example.org"'))
+        result = site.run("digest", *args)
+    assert result.exit_code == 2, result.output
+    [problem, count] = result.stderr.splitlines()
+    assert re.fullmatch(r"config\.yaml:\d+:\d+: digest\.from: expected an e-mail address on one line, without "
+                        r"control characters; got 'tracker@example\.org\\r\\nBcc: spy@example\.org'", problem)
+    assert count == "1 problem(s) found."
+    assert inbox.messages == [] and sends(site) == [] and not Path("tracker-crash.log").exists()
 
 
 def test_starttls_missing_is_not_a_reason_to_send_in_clear(site: Site) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from tracker.cli.common import boundary, config_option, emit_json, json_option
+from tracker.text import escape_controls
 
 
 @click.command()
@@ -26,7 +27,7 @@ def validate(pack: str | None, config_path: str | None, as_json: bool) -> int:
         emit_json({"pack": loaded.name, "indicators": len(loaded.indicators),
                    "warnings": [str(w) for w in warnings]})
     else:
-        click.echo(lint.summary(loaded, warnings))
+        click.echo(escape_controls(lint.summary(loaded, warnings), keep="\n"))
     return 0
 
 
@@ -49,7 +50,7 @@ def test_cmd(pack: str | None, config_path: str | None) -> int:
     loaded = load_pack(Path(pack) if pack else _config_pack(config_path))
     count, failures = run_tests(loaded)
     for failure in failures:
-        click.echo(f"FAILED {failure}")
+        click.echo(f"FAILED {escape_controls(str(failure))}")
     if failures:
         click.echo(f"{len(failures)} of {count} tests failed.")
         return 1

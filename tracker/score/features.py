@@ -86,7 +86,8 @@ def with_hysteresis(ind: Indicator, x: np.ndarray, raw: np.ndarray) -> np.ndarra
     h = ind.hysteresis
     if not h:
         return raw
-    lo, hi = first_match(ind, x - h), first_match(ind, x + h)
+    with np.errstate(over="ignore"):     # x near the float limit: ±inf still compares right
+        lo, hi = first_match(ind, x - h), first_match(ind, x + h)
     out = raw.copy()
     for t in range(1, len(x)):
         prev = out[t - 1]

@@ -114,7 +114,7 @@ def yoy(s: pd.Series, how: str = "pct", tolerance: str = "20d") -> pd.Series:
             found = ((before >= 0) | (after <= last)) & (gap <= tol.to_timedelta64())
             x = s.to_numpy()
             y = np.where(found, x[np.clip(match, 0, last)], np.nan)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
                 out = x - y if how == "diff" else 100.0 * (x - y) / np.abs(y)
             keep = np.isfinite(out)
             return pd.Series(out[keep], index=index[keep], name=s.name)
@@ -152,31 +152,42 @@ FUNCTIONS: dict[str, Callable[..., pd.Series]] = {
 
 
 def apply(s: pd.Series, steps: list[Mapping[str, Any]], lookup: Lookup | None = None) -> pd.Series:
-    """Run the steps in order on a date-indexed float Series sorted by date."""
-    s, steps = _apply_leading_on_arrays(s, steps)
-    for step in steps:
-        name, params = next(iter(step.items()))
-        kwargs = dict(params or {})
-        if name == "share_of":
-            if lookup is None:
-                raise ValueError("share_of needs the other indicator's series")
-            kwargs["lookup"] = lookup
-        s = FUNCTIONS[name](s, **kwargs)
-    return s.astype(float)
+    """Run the steps in order on a date-indexed float Series sorted by date.
+
+    Only finite values come out: a step that overflows (1e308 − (−1e308)) or divides by zero
+    leaves no point on that date, as a missing value does, so it never gives a state, and never
+    a RuntimeWarning on stderr (numpy's are silenced here: the result is checked instead)."""
+    with np.errstate(all="ignore"):
+        s, steps = _apply_leading_on_arrays(s, steps)
+        for step in steps:
+            name, params = next(iter(step.items()))
+            kwargs = dict(params or {})
+            if name == "share_of":
+                if lookup is None:
+                    raise ValueError("share_of needs the other indicator's series")
+                kwargs["lookup"] = lookup
+            s = FUNCTIONS[name](s, **kwargs)
+    s = s.astype(float)
+    keep = np.isfinite(s.to_numpy())
+    return s if keep.all() else s[keep]
 
 
 def apply_arrays(days: np.ndarray, values: np.ndarray, steps: list[Mapping[str, Any]],
                  lookup: Lookup | None = None) -> tuple[np.ndarray, np.ndarray]:
     """apply() for a series given as whole days (datetime64[D], sorted) and float values; returns
     (days, values) as apply() on `pd.Series(values, DatetimeIndex(days as datetime64[s]))`
-    would, converted back. The scorer's path: no pandas object unless a step needs one."""
-    days, values, masks = _leading_on_arrays(days, values, steps)
+    would, converted back (finite values only). The scorer's path: no pandas object unless a
+    step needs one."""
+    with np.errstate(all="ignore"):
+        days, values, masks = _leading_on_arrays(days, values, steps)
     done = len(masks)
     if done < len(steps):
         series = apply(pd.Series(values, index=pd.DatetimeIndex(days.astype("datetime64[s]"))), list(steps[done:]),
                        lookup)
         return series.index.to_numpy().astype("datetime64[D]"), series.to_numpy(dtype=float)
-    return days, values.astype(float)
+    values = values.astype(float)
+    keep = np.isfinite(values)
+    return (days, values) if keep.all() else (days[keep], values[keep])
 
 
 def _leading_on_arrays(days: np.ndarray, values: np.ndarray, steps: list[Mapping[str, Any]]
@@ -236,7 +247,7 @@ def _resample_arrays(days: np.ndarray, values: np.ndarray, freq: str, how: str =
 
 def _change_arrays(days: np.ndarray, values: np.ndarray, periods: int = 1) -> ArrayStep:
     """s.diff(periods).dropna()"""
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         out = np.concatenate((np.full(min(periods, len(values)), np.nan), values[periods:] - values[:-periods]))
     keep = ~np.isnan(out)
     return days[keep], out[keep], keep
@@ -245,7 +256,7 @@ def _change_arrays(days: np.ndarray, values: np.ndarray, periods: int = 1) -> Ar
 def _pct_change_arrays(days: np.ndarray, values: np.ndarray, periods: int = 1) -> ArrayStep:
     """pct_change above: 100·(x − x₋ₚ)/|x₋ₚ|, infinities and NaN dropped."""
     prev = values[:-periods]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         out = np.concatenate((np.full(min(periods, len(values)), np.nan),
                               100.0 * (values[periods:] - prev) / np.abs(prev)))
     keep = np.isfinite(out)

@@ -31,6 +31,7 @@ import pandas as pd
 from tracker import __version__, service
 from tracker.errors import InputError, TrackerError
 from tracker.store.db import Store
+from tracker.text import strip_controls, strip_fields
 from tracker.views import mail, report
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -244,9 +245,12 @@ def _signed(x: float | None) -> str:
 
 
 def render(d: Digest, chart_src: str) -> tuple[str, str]:
-    """(plain text, HTML). The HTML shows the chart from `chart_src` (a cid: or a file name)."""
-    text = _env().get_template("digest.txt").render(d=d.content)
-    html = _env().get_template("digest.html").render(d=d.content, chart_src=chart_src)
+    """(plain text, HTML). The HTML shows the chart from `chart_src` (a cid: or a file name).
+    Control characters in what sources, analysts and the pack wrote are dropped: HTML escaping
+    leaves an ESC as it is, and mail clients and terminals (`tracker digest`) act on it."""
+    content = strip_fields(d.content)
+    text = _env().get_template("digest.txt").render(d=content)
+    html = _env().get_template("digest.html").render(d=content, chart_src=chart_src)
     return text, html
 
 
@@ -255,7 +259,7 @@ def subject(ctx: service.Context, d: Digest) -> str:
     fields = {"pack": d.content["pack"], "week": d.week, "as_of": d.content["as_of"],
               "leading": d.content["leading"], "headline": d.content["headline"]}
     try:
-        return pattern.format_map(fields)
+        return strip_controls(pattern.format_map(fields))
     except (KeyError, IndexError, ValueError) as exc:
         raise InputError(f"digest.subject {pattern!r}: {exc}; it may use "
                          + ", ".join("{" + k + "}" for k in fields)) from None

@@ -7,7 +7,10 @@
   no context smtplib encrypts without authenticating the server (§2.6.1), and a positional
   context bound to `keyfile` in older Pythons (certtools/intelmq#1152).
 * Every connection has a timeout (§2.6.2); credentials come from environment variables at the
-  moment of use, are sent only over TLS and never appear in a message (§2.6.6).
+  moment of use, are sent only over TLS and never appear in a message (§2.6.6). They go out as
+  UTF-8, which smtplib cannot do by itself (`_SMTP`).
+* Control characters are dropped from the subject and both bodies (they would reach mail
+  clients and terminals as they are: HTML escaping leaves an ESC alone).
 * A failure is either certain (nothing was handed over: `SendFailed`) or ambiguous (the
   connection broke while the message itself was in flight: `DeliveryUnknown`); the digest's
   exactly-once record treats the two differently (§2.6.5).
@@ -17,15 +20,18 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hmac
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from email.utils import format_datetime, make_msgid
+from typing import Any
 
 from tracker.config import Config, Smtp, secret
 from tracker.errors import InputError, TrackerError
+from tracker.text import strip_controls
 
 DOMAIN = "tracker.local"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -59,15 +65,15 @@ def build_message(*, sender: str, to: Sequence[str], subject: str, text: str, ht
     msg = EmailMessage(policy=default_policy)
     msg["From"] = sender
     msg["To"] = ", ".join(to)
-    msg["Subject"] = " ".join(subject.split())       # no CR/LF may reach a header
+    msg["Subject"] = " ".join(strip_controls(subject).split())   # no CR/LF (or ESC) may reach a header
     msg["Date"] = format_datetime(date or dt.datetime.now(dt.UTC))
     msg["Message-ID"] = message_id or new_id()
     msg["Auto-Submitted"] = "auto-generated"         # RFC 3834: no vacation replies to a robot
     # quoted-printable: 7-bit clean for any relay (no reliance on 8BITMIME) and no line over
     # the 998 octets SMTP allows (RFC 5322 §2.1.1), whatever a note's length.
-    msg.set_content(text, cte="quoted-printable")
+    msg.set_content(strip_controls(text), cte="quoted-printable")
     if html is not None:
-        msg.add_alternative(html, subtype="html", cte="quoted-printable")
+        msg.add_alternative(strip_controls(html), subtype="html", cte="quoted-printable")
         html_part = msg.get_payload()[1]
         for n, (cid, png) in enumerate((images or {}).items(), start=1):
             html_part.add_related(png, maintype="image", subtype="png", cid=cid, disposition="inline",
@@ -118,6 +124,54 @@ def _tls_context(cfg: Smtp) -> ssl.SSLContext:
                          f"({exc})") from None
 
 
+def _wire(text: str) -> bytes:
+    """Credentials as sent: UTF-8 (RFC 4616, RFC 4954), and a byte the environment held that is
+    not UTF-8 (os.environ keeps it as a surrogate) as that same byte."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+class _SMTP(smtplib.SMTP):
+    """smtplib encodes every AUTH answer as ASCII (python/cpython#73936, open since 2017): a
+    non-ASCII user name or password raises UnicodeEncodeError, whose text shows the character.
+    This is SMTP.auth with the answers encoded by `_wire`; aiosmtpd and common servers read
+    PLAIN and LOGIN as UTF-8. (_SMTPSSL below inherits it.)"""
+
+    def auth(self, mechanism: str, authobject: Any, *, initial_response_ok: bool = True) -> tuple[int, bytes]:
+        mechanism = mechanism.upper()
+        initial = authobject() if initial_response_ok else None
+        if initial is not None:
+            code, resp = self.docmd("AUTH", f"{mechanism} {_b64(initial)}")
+            self._auth_challenge_count = 1
+        else:
+            code, resp = self.docmd("AUTH", mechanism)
+            self._auth_challenge_count = 0
+        while code == 334:
+            self._auth_challenge_count += 1
+            code, resp = self.docmd(_b64(authobject(base64.decodebytes(resp))))
+            if self._auth_challenge_count > _MAX_CHALLENGES:
+                raise smtplib.SMTPException(f"SMTP server AUTH {mechanism} asked too many times")
+        if code in (235, 503):
+            return code, resp
+        raise smtplib.SMTPAuthenticationError(code, resp)
+
+    def auth_cram_md5(self, challenge: bytes | None = None) -> str | None:
+        if challenge is None:
+            return None
+        return f"{self.user} {hmac.HMAC(_wire(self.password), challenge, 'md5').hexdigest()}"
+
+
+_MAX_CHALLENGES = 5
+"""As smtplib's _MAXCHALLENGE: a server that keeps asking is broken."""
+
+
+def _b64(answer: str) -> str:
+    return base64.b64encode(_wire(answer)).decode("ascii")
+
+
+class _SMTPSSL(_SMTP, smtplib.SMTP_SSL):
+    """Implicit TLS (SMTP_SSL's connection) with the UTF-8 AUTH above."""
+
+
 def send(cfg: Smtp, msg: EmailMessage) -> dict[str, str]:
     """Deliver `msg` to its To: addresses through the configured server.
 
@@ -135,9 +189,9 @@ def send(cfg: Smtp, msg: EmailMessage) -> dict[str, str]:
     conn: smtplib.SMTP | None = None
     try:
         if cfg.security == "ssl":
-            conn = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
+            conn = _SMTPSSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
         else:
-            conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+            conn = _SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
         conn.ehlo()
         if cfg.security == "starttls":
             phase = "starttls"
@@ -168,7 +222,7 @@ def send(cfg: Smtp, msg: EmailMessage) -> dict[str, str]:
         return refused
     except TrackerError:
         raise
-    except (smtplib.SMTPException, ssl.SSLError, ssl.CertificateError, OSError) as exc:
+    except (smtplib.SMTPException, ssl.SSLError, ssl.CertificateError, OSError, ValueError) as exc:
         reason = _redact(_describe(exc, phase, where, creds), secrets)
         if phase == "data" and not isinstance(exc, smtplib.SMTPResponseException):
             raise DeliveryUnknown(reason) from None
@@ -189,6 +243,8 @@ def _close(conn: smtplib.SMTP) -> None:
 
 
 def _describe(exc: BaseException, phase: str, where: str, creds: tuple[str, str] | None) -> str:
+    if isinstance(exc, UnicodeError):   # its text quotes one character, which may be a secret's
+        return f"SMTP with {where} failed during {phase} ({type(exc).__name__})"
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         user = creds[0] if creds else "?"
         return (f"SMTP login to {where} as {user} failed ({exc.smtp_code} {_text(exc.smtp_error)}); "
@@ -224,9 +280,9 @@ def _secret_forms(creds: tuple[str, str] | None) -> list[str]:
     if not creds:
         return []
     user, password = creds
-    forms = [password]
+    forms = [password, _text(_wire(password))]      # as a server's reply would quote it back
     for raw in (password, f"\0{user}\0{password}", f"{user}\0{password}"):
-        forms.append(base64.b64encode(raw.encode()).decode())
+        forms.append(base64.b64encode(_wire(raw)).decode())
     return sorted({f for f in forms if f}, key=len, reverse=True)
 
 

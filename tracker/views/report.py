@@ -14,6 +14,7 @@ import pandas as pd
 from tracker.score.result import Result
 from tracker.score.trend import moves
 from tracker.score.whatif import watch_next
+from tracker.text import escape_controls, escape_fields
 
 
 def _num(x: Any) -> Any:
@@ -125,6 +126,9 @@ def headline(doc: dict[str, Any]) -> str:
 
 
 def render_score(doc: dict[str, Any]) -> str:
+    """The one-screen view of to_json's document, every stored text with its control characters
+    escaped (a note or URL could otherwise clear the screen or retitle the window)."""
+    doc = escape_fields(doc)
     w = doc["window_weeks"]
     lines = [f"{doc['pack']} — as of {doc['as_of']}", "", headline(doc), "",
              f"  {'scenario':<34} {'p now':>6} {f'{w}w ago':>7} {'Δ':>7}"]
@@ -162,10 +166,11 @@ def mover_line(m: dict[str, Any]) -> str:
 
 
 def render_explain(result: Result, scenario: str | None, t: int | None = None) -> str:
-    """Every indicator's contribution in bits; the rows and the prior add up to the log-odds."""
+    """Every indicator's contribution in bits; the rows and the prior add up to the log-odds.
+    Stored and pack text is shown with its control characters escaped, as in render_score."""
     t = len(result.grid) - 1 if t is None else t
     scen = result.model.scenarios
-    rows = indicator_rows(result, t)
+    rows = escape_fields(indicator_rows(result, t))
     post = result.post[t]
     clr = (np.log2(post) - np.log2(post).mean())
     header = "  ".join(f"{s:>7}" for s in scen)
@@ -183,14 +188,14 @@ def render_explain(result: Result, scenario: str | None, t: int | None = None) -
     if scenario:
         from tracker.score.whatif import best_pair
 
-        pair = best_pair(result, scenario, t)
+        pair = escape_fields(best_pair(result, scenario, t))
         if pair:
             moves_txt = " and ".join(f"{c['indicator']} → {c['to_state']}" for c in pair["changes"])
             verdict = "would give it the lead" if pair["flips"] else "would not be enough for the lead"
             lines += ["", f"Best pair toward {scenario}: {moves_txt} {verdict} "
                           f"({', '.join(f'{k} {v:.2f}' for k, v in pair['probabilities'].items())})"]
-    wn = watch_next(result, t, limit=20)
+    wn = escape_fields(watch_next(result, t, limit=20))
     if wn:
         lines += ["", "What would change the call:"]
         lines += [f"  {x['indicator']}: {x['from_state'] or 'no data'} → {x['to_state']}: {x['flips']}" for x in wn]
-    return "\n".join(lines)
+    return escape_controls("\n".join(lines), keep="\n")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
+
+from tracker.text import escape_fields
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -24,14 +27,25 @@ def to_csv(rows: list[dict[str, Any]], scenarios: list[str]) -> str:
 
 
 def chart(rows: list[dict[str, Any]], scenarios: list[str], width: int = 60) -> str:
-    """One sparkline per scenario (0 to 1), last `width` rows."""
-    rows = rows[-width:]
+    """One sparkline per scenario (0 to 1), last `width` rows; `·` where a date has no
+    probability (a scenario added to the pack after those scores were stored). Stored text
+    (scenario ids, trend calls) is shown with its control characters escaped."""
+    rows = escape_fields(rows[-width:])
     if not rows:
         return "No rows."
     out = [f"{rows[0]['date']} … {rows[-1]['date']} ({len(rows)} weeks; bar height = probability)"]
-    for s in scenarios:
-        line = "".join(BLOCKS[min(8, int(round(r["probabilities"][s] * 8)))] for r in rows)
-        out.append(f"  {s:<4} {line}  {rows[-1]['probabilities'][s]:.2f}")
+    for s in escape_fields(scenarios):
+        line = "".join(_bar(r["probabilities"].get(s)) for r in rows)
+        last = rows[-1]["probabilities"].get(s)
+        out.append(f"  {s:<4} {line}  " + ("—" if _missing(last) else f"{last:.2f}"))
     calls = [r["trend"] for r in rows if r["trend"]]
     out.append(f"  trend calls: {len(calls)} of {len(rows)} weeks" + (f" (last: {calls[-1]})" if calls else ""))
     return "\n".join(out)
+
+
+def _missing(p: float | None) -> bool:
+    return p is None or math.isnan(p)
+
+
+def _bar(p: float | None) -> str:
+    return "·" if _missing(p) else BLOCKS[min(8, int(round(p * 8)))]
