@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import sqlite3
@@ -162,7 +163,7 @@ def test_an_unusable_store_is_an_error_and_a_failure_ping(site):
     (path.parent / "tracker.db").write_bytes(b"this is not a database\n" * 100)
     with pytest.raises(TrackerError) as err:
         nightly.run_nightly(service.load(str(path)), now=NIGHT1)
-    assert str(err.value).endswith("tracker.db: not a usable tracker store (file is not a database)")
+    assert "tracker.db: not a usable tracker store (file is not a database); restore it from a backup" in str(err.value)
     assert err.value.exit_code == 2
     assert pinged(server) == ["/ping/abc/fail"]
 
@@ -233,15 +234,40 @@ def test_a_failed_alert_is_recorded_not_fatal_and_sent_by_the_next_run(tmp_path,
     ctx = service.load(str(path))
     nightly.run_nightly(ctx, now=NIGHT1)
     serve_csv(httpserver, HIGH)
-    assert nightly.run_nightly(ctx, now=NIGHT2) == 0    # no SMTP server there: not fatal
+    assert nightly.run_nightly(ctx, now=NIGHT2) == 3    # no SMTP server there: reported, not fatal
     run = [r for r in runs(ctx.config.store_path) if r["kind"] == "run"][-1]
-    assert run["status"] == "ok" and run["detail"]["alerts"] == []
+    assert run["status"] == "partial" and run["detail"]["alerts"] == []
     assert run["detail"]["alert_error"].startswith("cannot connect to SMTP server 127.0.0.1:")
     ctx = service.load(str(make_project(tmp_path, httpserver.url_for("/gauge.csv"), **digest_config(port))))
     assert nightly.run_nightly(ctx, now=NIGHT3) == 0
     assert len(sink.messages) == 1                      # the change is alerted once the mail works
     assert "gauge low → high" in [r for r in runs(ctx.config.store_path) if r["kind"] == "run"][-1][
         "detail"]["alerts"][0]
+
+
+def test_tracker_run_exits_3_when_the_alert_fails_and_tracker_status_says_so(tmp_path, httpserver):
+    """A change nobody was told of is a failure to report, as a failed source is: exit 3, and
+    `tracker status` names it (text and --json) until a run sends the alert."""
+    serve_csv(httpserver, LOW)
+    dead = free_port()
+    path = make_project(tmp_path, httpserver.url_for("/gauge.csv"), **digest_config(dead))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*CLI, *args, "--config", str(path)], capture_output=True, text=True, timeout=120)
+
+    assert cli("run").returncode == 0                   # the baseline: nothing to alert
+    serve_csv(httpserver, HIGH)
+    run = cli("run")
+    assert run.returncode == 3, run.stderr
+    assert f"alert not sent (cannot connect to SMTP server 127.0.0.1:{dead}" in run.stderr
+    last = [r for r in runs(path.parent / "tracker.db") if r["kind"] == "run"][-1]
+    doc = json.loads(cli("status", "--json").stdout)
+    assert doc["alert_error"] == {"run": last["id"], "finished": last["finished"],
+                                  "error": last["detail"]["alert_error"]}
+    assert doc["last_run"]["status"] == "partial"
+    text = cli("status").stdout
+    assert (f"ALERT NOT SENT: run #{last['id']} ({last['finished']}) could not send its alert e-mail: "
+            f"{last['detail']['alert_error']}; the next run tries again") in text.splitlines()
 
 
 def test_compare_names_state_and_trend_changes_but_not_new_indicators():

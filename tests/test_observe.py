@@ -117,3 +117,38 @@ def test_a_numeric_observation_replaces_the_same_date(cfg: Path) -> None:
         latest = store.latest("settlement-share")
     assert [str(d.date()) for d in latest["date"]] == ["2024-05-16", DAY]
     assert list(latest["value"]) == [90.0, 45.5]
+
+
+def export(cfg: Path, *ids: str):
+    return CliRunner().invoke(main, ["export", *ids, "--config", str(cfg)])
+
+
+@pytest.mark.parametrize(("ids", "message"), [
+    (["UNKNOWN"], "Error: unknown indicator 'UNKNOWN'"),
+    (["settlement-share", "pos2-stgae"], "Error: unknown indicator 'pos2-stgae'; did you mean 'pos2-stage'?"),
+    (["UNKNOWN", "settlement-shar"], "Error: unknown indicator 'UNKNOWN'; "
+                                     "unknown indicator 'settlement-shar'; did you mean 'settlement-share'?"),
+])
+def test_export_refuses_an_unknown_indicator_as_observe_does(cfg: Path, ids: list[str], message: str) -> None:
+    """Not an empty CSV, which reads as "no observations" of an indicator that does not exist."""
+    res = export(cfg, *ids)
+    assert res.exit_code == 2
+    assert res.stdout == ""
+    assert res.stderr == message + "\n"
+
+
+def test_export_of_known_indicators(cfg: Path) -> None:
+    res = export(cfg, "settlement-share")
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[1:] == [
+        "settlement-share,2024-05-16,90.0,,2024-05-16,https://example.org/settlement-share/2024-05-16,"]
+
+
+def test_export_of_an_indicator_no_longer_in_the_pack_but_stored(cfg: Path) -> None:
+    """Its observations stay in the store after its file is removed: they can still be exported."""
+    assert export(cfg).exit_code == 0                  # seeded
+    (cfg.parent / "indicators" / "settlement-share.yaml").unlink()
+    res = export(cfg, "settlement-share")
+    assert res.exit_code == 0, res.output
+    assert [line.split(",")[:3] for line in res.stdout.splitlines()[1:]] == [
+        ["settlement-share", "2024-05-16", "90.0"]]

@@ -138,3 +138,18 @@ def test_tracker_status_cli_json_and_exit_codes(ctx):
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("tracker status — Test pack — ")
     assert "OK: last successful nightly run" in result.stdout
+
+
+def test_an_alert_that_could_not_be_sent_is_reported_until_a_run_sends_it(ctx):
+    failed = {"states": {"fresh": "high"}, "alerts": [], "alert_error": "cannot connect to SMTP server x:25"}
+    record(ctx, "run", "partial", FINISHED, failed)
+    record(ctx, "run", "failed", FINISHED + dt.timedelta(hours=1), {"error": "RuntimeError: boom"})
+    doc, code = check(ctx, FINISHED + dt.timedelta(hours=2))
+    assert code == 0                                     # the watchdog is about the run being done
+    assert doc["alert_error"] | {"run": 0} == {"run": 0, "finished": "2026-06-01T03:31:00Z",
+                                               "error": "cannot connect to SMTP server x:25"}
+    assert (f"ALERT NOT SENT: run #{doc['alert_error']['run']} (2026-06-01T03:31:00Z) could not send its "
+            "alert e-mail: cannot connect to SMTP server x:25; the next run tries again") in render(doc)
+    record(ctx, "run", "ok", FINISHED + dt.timedelta(days=1), {"states": {"fresh": "high"}, "alerts": ["sent"]})
+    doc, _ = check(ctx, FINISHED + dt.timedelta(days=1, hours=1))
+    assert doc["alert_error"] is None and "ALERT NOT SENT" not in render(doc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tracker.cli.common import as_of_option, boundary, config_option
+from tracker.text import escape_controls
 
 
 @click.command(context_settings={"ignore_unknown_options": True})  # VALUE may be negative: -2.5
@@ -25,7 +26,7 @@ def observe(indicator: str, value: str, date_: str, url: str, note: str, publish
     ctx = service.load(config_path)
     with ctx.store() as store:
         message = obs.record(ctx.pack, store, indicator, value, date_, url, note, published)
-    click.echo(message)
+    click.echo(escape_controls(message))   # it repeats the URL given
     return 0
 
 
@@ -41,6 +42,7 @@ def export(ids: tuple[str, ...], config_path: str | None, as_of: str | None) -> 
 
     ctx = service.load(config_path)
     with ctx.store() as store:
+        export_mod.check_ids(list(ids), ctx.pack, store)
         frame = store.as_of(service.parse_day(as_of), list(ids) or None)
     click.echo(export_mod.to_csv(frame), nl=False)
     return 0

@@ -86,7 +86,8 @@ def _digest(path: Path) -> str:
     try:
         if path.is_dir():
             return hashlib.sha256("\n".join(sorted(p.name for p in path.iterdir())).encode()).hexdigest()
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with path.open("rb") as fh:  # in chunks: a file too large to load costs no memory here
+            return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError:
         return ""
 

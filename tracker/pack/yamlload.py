@@ -9,6 +9,8 @@ traceback tells an analyst nothing about which line to fix.
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,12 @@ MAX_DEPTH = 200
 """No pack nests beyond a handful of levels; the limit is ours, so the message does not depend on
 which PyYAML (or libyaml) stops first: PyYAML 6.0.4 added its own limit of 1,000."""
 TOO_FAR = "the document nests or expands too far to be a pack (recursive or exponential aliases?)"
+MB = 1024 * 1024
+MAX_FILE_BYTES = 1 * MB
+"""A pack or config file is refused unread above this (README, The pack format). It is 190 times
+the largest indicator file of the default pack (5.4 KB) and holds some 27,000 inline test
+observations, yet parsing one that large already takes about 1.2 s and 100 MB; without a
+bound a 50 MB list took 29 s and 4.9 GB before MAX_NODES refused it."""
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -67,13 +75,17 @@ def load_text(text: str, path: str) -> tuple[Any, Marks]:
     return value, builder.marks
 
 
-def load_file(path: Path, shown: str | None = None) -> tuple[Any, Marks]:
-    """Read and parse one YAML file; `shown` is the path printed in messages."""
+def load_file(path: Path, shown: str | None = None, what: str = "a pack file") -> tuple[Any, Marks]:
+    """Read and parse one YAML file; `shown` is the path printed in messages and `what` names
+    the kind of file in the message about its size."""
     shown = shown or str(path)
     try:
-        raw = path.read_bytes()
+        raw, size = _read_bounded(path)
     except OSError as exc:
         raise YamlProblems([Problem(shown, 0, 0, "", f"cannot read file: {exc.strerror}")]) from None
+    if size > MAX_FILE_BYTES:
+        raise YamlProblems([Problem(shown, 0, 0, "", f"the file is {_megabytes(size)} MB; {what} may be at most "
+                                                     f"{_megabytes(MAX_FILE_BYTES)} MB")])
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM, as some Windows editors write; positions follow it
     try:
         text = raw.decode("utf-8")
@@ -85,6 +97,22 @@ def load_file(path: Path, shown: str | None = None) -> tuple[Any, Marks]:
                                            "save the file as UTF-8")]
         ) from None
     return load_text(text, shown)
+
+
+def _read_bounded(path: Path) -> tuple[bytes, int]:
+    """The file's bytes and its size, reading nothing when the file system says it is too large
+    and at most MAX_FILE_BYTES + 1 bytes otherwise (it may grow after the stat, or be a pipe)."""
+    with path.open("rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            return b"", size
+        raw = fh.read(MAX_FILE_BYTES + 1)
+    return raw, max(size, len(raw))
+
+
+def _megabytes(size: int) -> str:
+    """Size in MB rounded up to a tenth, so that a file over the limit never reads as at it."""
+    return f"{math.ceil(size * 10 / MB) / 10:g}"
 
 
 def _compose(text: str, path: str) -> yaml.Node | None:

@@ -12,6 +12,11 @@ import math
 
 import pandas as pd
 
+from tracker.errors import InputError
+from tracker.pack.types import Pack
+from tracker.store.db import Store
+from tracker.suggest import closest
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = ["indicator", "date", "value", "level", "published", "source_url", "note"]
 
@@ -23,6 +28,15 @@ def safe_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
+
+
+def check_ids(ids: list[str], pack: Pack, store: Store) -> None:
+    """Refuse an id that names no indicator, as `tracker observe` and `tracker ingest` do: an
+    empty CSV would read as "nothing observed yet". One removed from the pack whose observations
+    are still stored is known: they can still be exported."""
+    unknown = [i for i in ids if i not in pack.indicators and not store.has_vintages(i)]
+    if unknown:
+        raise InputError("; ".join(f"unknown indicator {i!r}{closest(i, pack.indicators)}" for i in unknown))
 
 
 def to_csv(frame: pd.DataFrame) -> str:
