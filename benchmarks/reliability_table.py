@@ -24,9 +24,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = ["tests/test_crash.py", "tests/test_concurrency.py", "tests/test_hostile_input.py",
-         "tests/test_security.py"]
+         "tests/test_security.py", "tests/test_lost_update.py", "tests/test_store_faults.py",
+         "tests/test_interrupts.py", "tests/test_private_files.py"]
 PREFIXES = ("crash-safety:", "crash-safety detail:", "concurrency:", "concurrency detail:", "run-lock:",
-            "hostile-input:", "security:")
+            "hostile-input:", "security:", "lost-update:", "interrupt-sigint:", "interrupt-sigterm:",
+            "input-bounds:", "secret-echo:")
 
 
 def main() -> int:
@@ -36,11 +38,17 @@ def main() -> int:
     ap.add_argument("--fuzz-examples", type=int, default=120,
                     help="hypothesis examples per reader (default 120)")
     ap.add_argument("--seed", type=int, help="random seed of the kill moments (default: the time)")
+    ap.add_argument("--lost-update-seconds", type=float, default=60,
+                    help="window of concurrent observe, ingest and run in seconds (default 60)")
+    ap.add_argument("--interrupt-runs", type=int, default=20,
+                    help="moments at which an ingest is interrupted, per signal (default 20)")
     args = ap.parse_args()
 
     env = {**os.environ, "TRACKER_CRASH_RUNS": str(args.crash_runs),
            "TRACKER_CONCURRENCY_SECONDS": f"{args.seconds:g}",
-           "TRACKER_FUZZ_EXAMPLES": str(args.fuzz_examples)}
+           "TRACKER_FUZZ_EXAMPLES": str(args.fuzz_examples),
+           "TRACKER_LOST_UPDATE_SECONDS": f"{args.lost_update_seconds:g}",
+           "TRACKER_INTERRUPT_RUNS": str(args.interrupt_runs)}
     if args.seed is not None:
         env["TRACKER_CRASH_SEED"] = str(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,6 +132,7 @@ def _rows(args: argparse.Namespace, lines: dict[str, str], results: dict[str, bo
     fuzzed, readers = _num(hostile, r"(\d+) fuzzed inputs"), _num(hostile, r"over (\d+) readers")
     uncaught = _num(hostile, r"(\d+) uncaught")
     places = _num(security, r"in (\d+) places")
+    found = _num(security, r"found in (\d+)")
     secrets = security.split(" searched")[0] if security else "?"
     explicit_hostile = r"test_hostile_input::(?!test_fuzz)"
     other_security = r"test_security::(?!test_secrets)"
@@ -161,13 +170,55 @@ def _rows(args: argparse.Namespace, lines: dict[str, str], results: dict[str, bo
          f"`{py} tests/test_hostile_input.py -k 'not fuzz'`"],
         ["secrets (SMTP password, two API keys) with sources that echo the key back, a 500, an alert and a "
          "digest against a relay that rejects the login", secrets,
-         _held(results, r"test_security::test_secrets", f"found in 0 of {places} places: stdout, stderr, "
+         _held(results, r"test_security::test_secrets", f"found in {found} of {places} places: stdout, stderr, "
                "tracker.log, every TEXT column, the store files"),
          f"`{py} tests/test_security.py -k secrets`"],
+        *_round_two(args, lines, results),
         ["digest HTML escaping, no eval/exec/unsafe YAML (ruff S + AST scan), no way to turn TLS "
          "verification off, `..` file paths refused, owner-only store/log/lock under umask 0",
          f"{_count(results, other_security)} checks",
          _held(results, other_security, "all held"), f"`{py} tests/test_security.py -k 'not secrets'`"],
+    ]
+
+
+def _round_two(args: argparse.Namespace, lines: dict[str, str], results: dict[str, bool]) -> list[list[str]]:
+    """The rows of issue 16: lost update, store faults, interrupt latency, input bounds, secret echo."""
+    py = ".venv/bin/pytest -s"
+    lost, bounds, echo = lines.get("lost-update:"), lines.get("input-bounds:"), lines.get("secret-echo:")
+    observes, ingests, runs = (_num(lost, rf"{cmd}` \((\d+)\)") for cmd in ("observe", "ingest", "run"))
+    missing, stale, hidden = (_num(lost, rf"{what}: (\d+)") for what in ("snapshot", "stale read", "older one"))
+    sigint, sigterm = (lines.get(f"interrupt-{sig}:") for sig in ("sigint", "sigterm"))
+    moments = [_num(line, r"at (\d+) moments") for line in (sigint, sigterm)]
+    slowest = [_num(line, r"slowest stop ([\d.]+ s)") for line in (sigint, sigterm)]
+    faults = r"test_store_faults::"
+    return [
+        [f"`tracker observe`, `tracker ingest` and `tracker run` in loops at once on the same indicators, "
+         f"{args.lost_update_seconds:g} s", f"{observes} observations, {ingests} ingests, {runs} runs",
+         _held(results, r"test_lost_update::", f"observations missing from the latest snapshot: {missing}; "
+               f"writes computed from a stale read: {stale}; vintages hidden behind an older one: {hidden}"),
+         f"`TRACKER_LOST_UPDATE_SECONDS={args.lost_update_seconds:g} {py} tests/test_lost_update.py`"],
+        ["store faults: a page damaged after opening, a read-only store, a read-only folder, a read-only "
+         "working folder with a crash, a full disk, a foreign schema, a missing table or column, a store "
+         "from a newer version (by `user_version` and by migration)", f"{_count(results, faults)} cases",
+         _held(results, faults, "one `Error:` line naming the file, what is wrong and what to do; exit 2 "
+               "(1 for the full disk); no crash log; a refused store byte for byte unchanged, a full disk's "
+               "write rolled back"), f"`{py} tests/test_store_faults.py`"],
+        ["SIGINT and SIGTERM sent to `tracker ingest` of 60 slow sources at moments from 0 s (its signal "
+         "handlers just installed, still importing) to 4 s (fetching)", f"{moments[0]} + {moments[1]} interrupts",
+         _held(results, r"test_interrupts::", f"exit 130 / 143 every time; slowest stop {slowest[0]} / "
+               f"{slowest[1]} (limit 2 s); store intact; 0 runs left `running`; a killed run's row closed "
+               "by `tracker status`"),
+         f"`TRACKER_INTERRUPT_RUNS={args.interrupt_runs} {py} tests/test_interrupts.py`"],
+        ["input bounds: a 60 MB pack file and a 60 MB config.yaml; seeds with thousands of duplicated dates",
+         "3 inputs", _held(results, r"test_hostile_input::test_(a_pack_file|a_config_file|every_dup)",
+                           bounds or "?"),
+         f"`{py} tests/test_hostile_input.py -k 'size_limit or duplicated'`; speed: "
+         "`python benchmarks/input_bounds.py`"],
+        ["private files and secrets: `file` sources at absolute, `~`, symlinked and `..` paths; a fake "
+         "`AWS_SECRET_ACCESS_KEY=` line, a 100 KB NUL line and secrets in answers every parser quotes",
+         _num(echo, r"^(\d+) cases") + " cases",
+         _held(results, r"test_private_files::", (echo or "?").split(") ", 1)[-1]),
+         f"`{py} tests/test_private_files.py`"],
     ]
 
 

@@ -21,6 +21,7 @@ import io
 import json
 import math
 import os
+import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,7 @@ from tracker.errors import ProblemsError
 from tracker.pack.load import load_pack
 from tracker.sources import FetchContext, SourceError, fetcher, ingest
 from tracker.sources.http import Response
-from tracker.store.db import Store
+from tracker.store.db import Base, Store
 from tracker.store.seeds import read_seed
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -199,6 +200,8 @@ def summary() -> Iterator[None]:
     uncaught = sum(v for k, v in TALLY.items() if k.endswith(":uncaught"))
     print(f"\nhostile-input: {total} fuzzed inputs over {len(kinds)} readers ({', '.join(kinds)}), "
           f"{uncaught} uncaught exceptions")
+    if BOUNDS:
+        print(f"\ninput-bounds: {bounds_line()}")
 
 
 def feed(kind: str, body: bytes, ctype: str, store: Store) -> None:
@@ -241,7 +244,8 @@ def store_like_ingest(kind: str, frame: pd.DataFrame, store: Store) -> None:
             "likelihood": {"low": {"A": 0.5, "B": 0.3, "C": 0.2}, "high": {"A": 0.2, "B": 0.3, "C": 0.5}}}
     ind = checked_indicator(doc)
     outcome = {"frame": frame, "seconds": 0.0, "validators": {}}
-    result = ingest._store(store, ind, outcome, dt.datetime.now(dt.UTC).replace(microsecond=0))
+    read = Base(store.latest_with_head(ind.id)[1], lambda latest: frame)
+    result = ingest._store(store, ind, outcome, dt.datetime.now(dt.UTC).replace(microsecond=0), read)
     assert result["status"] in ("new", "unchanged", "failed"), result
     if result["status"] == "failed":
         TALLY[f"{kind}:refused"] += 1
@@ -634,3 +638,106 @@ def test_observe_takes_a_negative_value(tmp_path, monkeypatch):
                      "--note", "fell", "--config", str(cfg))
     assert out.exit_code == 0, out.output
     assert [(r["date"], r["value"]) for r in export_rows(tmp_path, cfg)] == [("2024-01-15", "-2.5")]
+
+
+# ---------------------------------------------------------------- input bounds (linear in the input)
+
+MiB = 1024 * 1024
+HUGE = 60 * MiB
+BOUNDS: dict[str, Any] = {}
+"""What the input-bound tests saw, for the `input-bounds:` summary line."""
+
+
+def sparse(path: Path, size: int, head: bytes = b"") -> Path:
+    """`head`, then NUL bytes up to `size`: a file with a hole that takes no disk space, yet
+    reading it whole costs `size` bytes of memory and a YAML parse of every byte."""
+    with path.open("wb") as fh:
+        fh.write(head)
+        fh.truncate(size)
+    return path
+
+
+def traced_peak(fn: Any) -> tuple[BaseException | None, int]:
+    """What fn() raised (or None) and the peak of the memory Python allocated meanwhile."""
+    tracemalloc.start()
+    try:
+        fn()
+        raised = None
+    except Exception as exc:  # noqa: BLE001 — returned to the test, which checks it
+        raised = exc
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return raised, peak
+
+
+def test_a_pack_file_over_the_size_limit_is_refused_without_reading_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = write_project(tmp_path, [indicator("one", {"kind": "manual"})])
+    pack = tmp_path / "indicators"
+    load_pack(pack)  # pydantic imported and its schemas built before memory is traced
+    sparse(pack / "huge.yaml", HUGE)
+    raised, peak = traced_peak(lambda: load_pack(pack))
+    said = "indicators/huge.yaml: the file is 60 MB; a pack file may be at most 1 MB"
+    assert isinstance(raised, ProblemsError)
+    assert [str(p) for p in raised.problems] == [said]
+    assert peak < 8 * MiB, f"{peak / MiB:.1f} MiB allocated: the file was read"
+    out = in_process("validate", "--config", str(cfg))
+    assert out.exit_code == 2
+    assert out.stderr == f"{said}\n1 problem(s) found.\n"
+    BOUNDS["pack"] = peak
+
+
+def test_a_pack_file_at_the_limit_loads_and_one_byte_more_is_refused(tmp_path):
+    write_project(tmp_path, [indicator("one", {"kind": "manual"})])
+    path = tmp_path / "indicators" / "one.yaml"
+    text = path.read_bytes() + b"# "
+    path.write_bytes(text + b"x" * (MiB - len(text) - 1) + b"\n")
+    assert path.stat().st_size == MiB
+    assert list(load_pack(path.parent).indicators) == ["one"]
+    path.write_bytes(path.read_bytes() + b"\n")
+    with pytest.raises(ProblemsError) as err:
+        load_pack(path.parent)
+    assert [str(p) for p in err.value.problems] == [
+        "indicators/one.yaml: the file is 1.1 MB; a pack file may be at most 1 MB"]
+
+
+def test_a_config_file_over_the_size_limit_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = write_project(tmp_path, [indicator("one", {"kind": "manual"})])
+    sparse(cfg, HUGE, cfg.read_bytes())
+    for command in (("score",), ("validate",)):
+        out = in_process(*command, "--config", str(cfg))
+        assert out.exit_code == 2, out.output
+        assert out.stderr == "config.yaml: the file is 60 MB; a config file may be at most 1 MB\n" \
+                             "1 problem(s) found.\n"
+    BOUNDS["config"] = True
+
+
+def test_every_duplicated_seed_date_is_reported_at_scale(tmp_path):
+    """Thousands of duplicated dates in a long seed: each reported once, in date order."""
+    days = [dt.date(1950, 1, 1) + dt.timedelta(days=i) for i in range(12_000)]
+    twice, thrice = days[::4], days[7::1000]
+    rows = [*days, *twice, *thrice, *thrice]
+    lines = [f"{d},{n}.5,https://example.org/{n}" for n, d in enumerate(rows)]
+    path = write_seed(tmp_path, ("date,value,source_url\n" + "\n".join(lines) + "\n").encode())
+    with pytest.raises(ProblemsError) as err:
+        read_seed(path, SEED_IND, "seeds/x.csv")
+    duplicated = sorted({*twice, *thrice})
+    assert [str(p) for p in err.value.problems] == [
+        f"seeds/x.csv: date: {d} appears more than once" for d in duplicated]
+    BOUNDS["seed"] = (len(rows), len(duplicated), len(err.value.problems))
+
+
+def bounds_line() -> str:
+    """The `input-bounds:` summary: what was refused unread, and how many duplicates were found."""
+    parts = []
+    if "pack" in BOUNDS:
+        parts.append(f"a {HUGE // MiB} MB pack file refused unread (peak {BOUNDS['pack'] / MiB:.1f} MiB "
+                     "allocated)")
+    if "config" in BOUNDS:
+        parts.append(f"a {HUGE // MiB} MB config.yaml refused")
+    if "seed" in BOUNDS:
+        rows, duplicated, reported = BOUNDS["seed"]
+        parts.append(f"{reported:,} of {duplicated:,} duplicated dates reported in a {rows:,}-row seed")
+    return "; ".join(parts)

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from packbuilder import concurrent_writer, frame, utc
 
-from tracker.store.db import MIGRATIONS, Store
+from tracker.store.db import Store
+from tracker.store.schema import MIGRATIONS
 
 
 @pytest.fixture

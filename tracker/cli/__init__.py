@@ -2,6 +2,16 @@
 May import anything below it; nothing imports it (the `tracker` program and `python -m tracker.cli` enter here).
 """
 
-from tracker.cli.app import main
+from __future__ import annotations
 
-__all__ = ["main"]
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    """`main`, the click group, imported on first use: the program enters through entry.run,
+    which installs its signal handlers before importing the commands."""
+    if name == "main":
+        from tracker.cli.app import main
+
+        return main
+    raise AttributeError(name)

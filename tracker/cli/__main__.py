@@ -1,5 +1,5 @@
 """`python -m tracker.cli`, as the tests and cron-less setups run it."""
 
-from tracker.cli.app import main
+from tracker.cli.entry import run
 
-main()
+run()

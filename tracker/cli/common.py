@@ -6,7 +6,6 @@ Heavy modules (pandas, requests, matplotlib) are imported inside the commands th
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
@@ -18,6 +17,7 @@ from typing import Any
 import click
 
 from tracker.errors import ProblemsError, TrackerError
+from tracker.text import escape_controls
 
 
 def boundary(fn: Callable[..., int | None]) -> Callable[..., None]:
@@ -28,28 +28,39 @@ def boundary(fn: Callable[..., int | None]) -> Callable[..., None]:
         try:
             code = fn(*args, **kwargs) or 0
         except ProblemsError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
+            for problem in exc.problems:  # a problem may quote the file: shown with controls escaped
+                click.echo(escape_controls(str(problem)), err=True)
             click.echo(f"{len(exc.problems)} problem(s) found.", err=True)
             code = exc.exit_code
         except TrackerError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {escape_controls(str(exc))}", err=True)
             code = exc.exit_code
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             code = 130
         except Exception as exc:  # noqa: BLE001 — the last resort: never a raw traceback
-            log = Path("tracker-crash.log")
-            # Owner-only, like the store and the log: a traceback can show paths and data.
-            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(traceback.format_exc())
-            click.echo(f"An unexpected error has occurred ({type(exc).__name__}). "
-                       f"The details are in {log}; please include it in a bug report.", err=True)
+            click.echo(_crash_report(exc), err=True)
             code = 1
         sys.exit(code)
 
     return wrapper
+
+
+def _crash_report(exc: Exception) -> str:
+    """Where the traceback went: tracker-crash.log in the working folder or, when that cannot be
+    written (a read-only folder, a full disk), stderr itself: the report must not crash too."""
+    trace = traceback.format_exc()
+    log = Path("tracker-crash.log")
+    try:
+        # Owner-only, like the store and the log: a traceback can show paths and data.
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(trace)
+    except OSError as err:
+        return (f"An unexpected error has occurred ({type(exc).__name__}). {log} could not be written "
+                f"({err.strerror}), so the details follow; please include them in a bug report.\n{trace}")
+    return (f"An unexpected error has occurred ({type(exc).__name__}). "
+            f"The details are in {log}; please include it in a bug report.")
 
 
 config_option = click.option("--config", "config_path", metavar="FILE",
@@ -58,5 +69,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 as_of_option = click.option("--as-of", metavar="DATE", help="Score with what was known on DATE (YYYY-MM-DD).")
 
 
-def emit_json(doc: Any) -> None:
-    click.echo(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
+def emit_json(doc: dict[str, Any]) -> None:
+    """Every --json output: strict JSON, a non-finite number as null listed under `non_finite`
+    (views/jsonout.py; README, the JSON contract)."""
+    from tracker.views.jsonout import strict_json
+
+    click.echo(strict_json(doc))

@@ -7,6 +7,8 @@ import logging
 import click
 
 from tracker.cli.common import boundary, config_option, emit_json, json_option
+from tracker.signals import Terminated, sigterm_raises
+from tracker.text import escape_fields
 
 
 @click.command()
@@ -21,12 +23,16 @@ def ingest(ids: tuple[str, ...], config_path: str | None, as_json: bool) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     ctx = service.load(config_path)
-    with ctx.store() as store:
-        report = ingest_mod.ingest(ctx, store, list(ids) or None, progress=not as_json)
+    try:
+        with sigterm_raises(), ctx.store() as store:
+            report = ingest_mod.ingest(ctx, store, list(ids) or None, progress=not as_json)
+    except Terminated:
+        click.echo("Terminated.", err=True)
+        return 143
     if as_json:
         emit_json({"results": report.results, "failed": report.failed})
     else:
-        click.echo(summary_table(report.results))
+        click.echo(summary_table(escape_fields(report.results)))   # errors quote what servers said
     return report.exit_code
 
 

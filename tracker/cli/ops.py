@@ -7,21 +7,24 @@ from pathlib import Path
 import click
 
 from tracker.cli.common import boundary, config_option, emit_json, json_option
+from tracker.signals import Terminated, sigterm_raises
+from tracker.text import escape_fields
 
 
 @click.command()
 @config_option
 @boundary
 def run(config_path: str | None) -> int:
-    """The nightly job: ingest, score, store, alert on a changed state; exit 3 if a source failed."""
+    """The nightly job: ingest, score, store, alert on a changed state; exit 3 if a source or the alert
+    failed."""
     from tracker import service
     from tracker.ops import nightly
 
     ctx = service.load(config_path)
     try:
-        with nightly.sigterm_raises():
+        with sigterm_raises():
             return nightly.run_nightly(ctx)
-    except nightly.Terminated:
+    except Terminated:
         click.echo("Terminated.", err=True)
         return 143
 
@@ -65,7 +68,8 @@ def status(config_path: str | None, as_json: bool) -> int:
     ctx = service.load(config_path)
     with Store(ctx.config.store_path) as store:
         doc, code = status_mod.status(ctx, store, utcnow())
-    emit_json(doc) if as_json else click.echo(status_mod.render(doc))
+    # Run errors and source errors hold what servers said: shown with control characters escaped.
+    emit_json(doc) if as_json else click.echo(status_mod.render(escape_fields(doc)))
     return code
 
 

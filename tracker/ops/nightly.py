@@ -1,7 +1,8 @@
 """`tracker run`, the nightly job: ingest, score, store, alert on a changed state or trend call.
 
-Every outcome lands in `runs` — ok, partial (some sources failed, exit 3), failed (exit 1) —
-with a detail holding the states, the trend call, the probabilities and what was alerted.
+Every outcome lands in `runs` — ok, partial (some sources failed or the alert e-mail could not
+be sent, exit 3), failed (exit 1) — with a detail holding the states, the trend call, the
+probabilities and what was alerted.
 Each write is one store transaction, so a crash or a SIGTERM at any point leaves the previous
 state intact (PITFALLS §2.1.9, §2.2). The run holds `<store>.lock` throughout (runlock.py).
 """
@@ -12,12 +13,9 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import signal
 import sqlite3
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +25,7 @@ from tracker.config import Config
 from tracker.errors import TrackerError
 from tracker.ops.runlock import run_lock
 from tracker.service import Context
+from tracker.signals import Terminated
 from tracker.store.db import Store, utcnow
 
 log = logging.getLogger("tracker.nightly")
@@ -36,33 +35,9 @@ SCORE_WEEKS = 53
 PING_TIMEOUT = 10.0
 
 
-class Terminated(BaseException):
-    """SIGTERM raised on the main thread, as SIGINT raises KeyboardInterrupt.
-
-    A BaseException, so that no `except Exception` on the way (a failed alert, say) swallows it.
-    """
-
-
-@contextlib.contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """Turn SIGTERM into Terminated for the block (main thread only), so a run records its end."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the clean-up is not cut short by a second one
-        raise Terminated("terminated by SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run_nightly(ctx: Context, now: dt.datetime | None = None, ping: bool = True) -> int:
-    """One nightly run; returns 0 (ok), 3 (some sources failed) or 1 (failed).
+    """One nightly run; returns 0 (ok), 3 (some sources failed, or the alert could not be sent)
+    or 1 (failed).
 
     Raises TrackerError before a run exists: the lock is held elsewhere (recorded as a
     `skipped` run) or the store cannot be opened.
@@ -101,7 +76,7 @@ def _locked(ctx: Context, store: Store, now: dt.datetime, ping: bool) -> int:
     try:
         code = _run(ctx, store, run_id, now, detail)
     except Exception as exc:  # noqa: BLE001 — recorded and reported, never a half-finished run
-        _rollback(store)
+        store.abort_open_transaction()
         detail["error"] = str(exc) if isinstance(exc, TrackerError) else f"{type(exc).__name__}: {exc}"
         log.error("nightly run %d failed: %s", run_id, detail["error"],
                   exc_info=not isinstance(exc, TrackerError))
@@ -109,7 +84,7 @@ def _locked(ctx: Context, store: Store, now: dt.datetime, ping: bool) -> int:
         _ping(ctx.config.ping_url if ping else None, ok=False)
         return 1
     except BaseException as exc:
-        _rollback(store)
+        store.abort_open_transaction()
         detail["error"] = str(exc) if isinstance(exc, Terminated) else "interrupted"
         log.error("nightly run %d stopped: %s", run_id, detail["error"])
         try:
@@ -164,7 +139,8 @@ def _run(ctx: Context, store: Store, run_id: int, now: dt.datetime, detail: dict
             detail["alert_error"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, TrackerError) \
                 else str(exc)
             log.error("alert not sent (%s); it is retried on the next run", detail["alert_error"])
-    return fetched.exit_code
+    # A change nobody was told of is as much a failure to report as a source that failed.
+    return 3 if detail.get("alert_error") else fetched.exit_code
 
 
 def baseline(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -246,13 +222,6 @@ def _abandon_dead_runs(store: Store, now: dt.datetime) -> None:
             store.finish_run(run["id"], "failed",
                              {"error": "the process ended before the run finished (killed or crashed)"},
                              now=now)
-
-
-def _rollback(store: Store) -> None:
-    # An exception raised between BEGIN IMMEDIATE and the `try` of Store.transaction (a signal
-    # lands anywhere) would leave the transaction open; SQLite then refuses the next BEGIN.
-    if store.db.in_transaction:
-        store.db.execute("ROLLBACK")
 
 
 def _later(now: dt.datetime, started: float) -> dt.datetime:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from tracker.durations import parse_days
 from tracker.errors import TrackerError
 from tracker.ops import nightly, schedule
+from tracker.ops.liveness import close_dead_runs
 from tracker.service import Context
 from tracker.store.db import Store, iso_instant
 
@@ -19,6 +20,7 @@ RECENT = 10
 
 def status(ctx: Context, store: Store, now: dt.datetime) -> tuple[dict[str, Any], int]:
     cfg = ctx.config
+    closed = close_dead_runs(store, now)
     last = store.last_success(nightly.KIND)
     limit_hours = parse_days(cfg.stale_after) * 24
     age_hours = (now - last).total_seconds() / 3600 if last else None
@@ -29,6 +31,7 @@ def status(ctx: Context, store: Store, now: dt.datetime) -> tuple[dict[str, Any]
         problems.append(f"the last successful nightly run finished {age_hours:.1f} h ago, more than "
                         f"stale_after ({cfg.stale_after} = {limit_hours:g} h)")
     latest = store.runs(kind=nightly.KIND, limit=1)
+    problems += _fetched_nothing(latest[0] if latest else None)
     doc: dict[str, Any] = {
         "now": iso_instant(now),
         "timezone": cfg.timezone,
@@ -44,9 +47,22 @@ def status(ctx: Context, store: Store, now: dt.datetime) -> tuple[dict[str, Any]
         "failing_sources": store.failing_sources(),
         "next_runs": schedule.next_runs(cfg, now),
         "sends": store.sends(limit=3),
+        "alert_error": _alert_error(store),
+        "closed_dead_runs": closed,
     }
     doc.update(_staleness(ctx, store, now))
     return doc, 0 if not problems else 1
+
+
+def _fetched_nothing(run: dict[str, Any] | None) -> list[str]:
+    """A run that finished while every live source failed is not a good night: the call it made
+    rests on old data only (issue 16: status said OK after such a run)."""
+    counts = (run or {}).get("detail", {}).get("sources") or {}
+    failed = counts.get("failed", 0)
+    if not failed or counts.get("new", 0) or counts.get("unchanged", 0):
+        return []
+    return [f"every live source failed in the last nightly run ({failed} of {failed}); "
+            "see failing_sources, then `tracker ingest` to retry"]
 
 
 def _staleness(ctx: Context, store: Store, now: dt.datetime) -> dict[str, Any]:
@@ -60,6 +76,15 @@ def _staleness(ctx: Context, store: Store, now: dt.datetime) -> dict[str, Any]:
     except TrackerError as exc:
         return {"stale": None, "no_data": None, "score_error": str(exc)}
     return {"stale": doc["stale"], "no_data": doc["no_data"]}
+
+
+def _alert_error(store: Store) -> dict[str, Any] | None:
+    """The last good nightly run's alert, when it could not be sent: a change nobody was told of.
+    Only that run counts: the next run alerts the same change again, or it is gone."""
+    good = next((r for r in store.runs(kind=nightly.KIND, limit=50) if r["status"] in ("ok", "partial")), None)
+    if good is None or not good["detail"].get("alert_error"):
+        return None
+    return {"run": good["id"], "finished": good["finished"], "error": good["detail"]["alert_error"]}
 
 
 def _run_row(run: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +108,10 @@ def render(doc: dict[str, Any]) -> str:
     names = schedule.JOBS
     lines.append("Next: " + "; ".join(f"{names[k]} {v or 'never'}" for k, v in doc["next_runs"].items())
                  + f" ({doc['timezone']})")
+    if doc.get("alert_error"):
+        alert = doc["alert_error"]
+        lines += ["", f"ALERT NOT SENT: run #{alert['run']} ({alert['finished']}) could not send its alert "
+                      f"e-mail: {alert['error']}; the next run tries again"]
     if doc["failing_sources"]:
         lines += ["", "Failing sources (latest attempt):"]
         lines += [f"  {s['indicator']}: {s['error']} (run of {s['at']})" for s in doc["failing_sources"]]

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field
 from tracker import config as config_types
 from tracker.errors import InputError, Problem, ProblemsError
 from tracker.pack.records import from_model
-from tracker.pack.schema import Duration, Strict
+from tracker.pack.schema import Duration, HttpUrl, Strict
 from tracker.pack.validation import validate
 from tracker.pack.yamlload import YamlProblems, load_file
 
@@ -44,6 +44,16 @@ def _zone(text: str) -> str:
 Cron = Annotated[str, AfterValidator(_cron)]
 Zone = Annotated[str, AfterValidator(_zone)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+
+
+def _folder(text: str) -> str:
+    """A `data_dirs:` entry: an empty one would mean config.yaml's own folder, by accident."""
+    if not text.strip() or "\0" in text:
+        raise ValueError(f"expected the path of a folder, got {text!r}")
+    return text
+
+
+Folder = Annotated[str, AfterValidator(_folder)]
 
 
 class Scoring(Strict):
@@ -85,12 +95,42 @@ class Smtp(Strict):
     """Extra CA bundle to trust (a private relay); verification itself cannot be turned off."""
 
 
+def _address(text: str) -> str:
+    """One mailbox as From: and To: take it (`name@example.org`, `Name <name@example.org>`),
+    checked here so that a CR/LF never reaches a header (a crash, or a header injected) and a
+    list in one entry is not sent to silently. ASCII only: the sender does not use SMTPUTF8."""
+    from email.headerregistry import HeaderRegistry
+
+    from tracker.text import has_controls
+
+    if has_controls(text):
+        raise ValueError(f"expected an e-mail address on one line, without control characters; got {text!r}")
+    try:
+        header = HeaderRegistry()("to", text)
+        boxes, defects = header.addresses, header.defects
+        grouped = any(g.display_name is not None for g in header.groups)
+    except Exception:  # noqa: BLE001 — the stdlib parser fails in undocumented ways ('a@': IndexError)
+        boxes, defects, grouped = (), ("unparsable",), False
+    if len(boxes) > 1:
+        raise ValueError(f"expected one e-mail address, got {len(boxes)} in {text!r}; list each on its own")
+    if len(boxes) == 1 and not boxes[0].addr_spec.isascii():
+        raise ValueError("expected an ASCII address (tracker does not use SMTPUTF8; write an internationalised "
+                         f"domain in its xn-- form), got {text!r}")
+    if len(boxes) != 1 or defects or grouped or not boxes[0].username or not boxes[0].domain:
+        raise ValueError(f"expected an e-mail address such as analysts@example.org or "
+                         f"'Name <analysts@example.org>', got {text!r}")
+    return text
+
+
+Address = Annotated[str, AfterValidator(_address)]
+
+
 class Digest(Strict):
-    sender: Annotated[str, Field(alias="from")]
-    to: Annotated[list[str], Field(min_length=1)]
+    sender: Annotated[Address, Field(alias="from")]
+    to: Annotated[list[Address], Field(min_length=1)]
     subject: str = "tracker digest: {pack} — week of {week}"
     smtp: Smtp
-    alerts_to: list[str] = []
+    alerts_to: list[Address] = []
 
 
 class Config(Strict):
@@ -102,11 +142,13 @@ class Config(Strict):
     http: Http = Http()
     schedule: Schedule = Schedule()
     digest: Digest | None = None
-    ping_url: str | None = None
+    ping_url: HttpUrl | None = None
     keys: dict[str, EnvName] = {}
     """API keys: name used by a source's `api_key:` → environment variable holding it."""
     stale_after: Duration = "1.5d"
     """`tracker status` fails when the last good nightly run is older than this."""
+    data_dirs: list[Folder] = []
+    """Folders outside the project that `file` sources may read (none other)."""
 
 
 def load_config(path: Path) -> config_types.Config:
@@ -115,7 +157,7 @@ def load_config(path: Path) -> config_types.Config:
     if not path.is_file():
         raise InputError(f"{path}: config file not found (pass --config or run where config.yaml is)")
     try:
-        data, marks = load_file(path, path.name)
+        data, marks = load_file(path, path.name, what="a config file")
     except YamlProblems as exc:
         raise ProblemsError(exc.problems) from None
     if not isinstance(data, dict):

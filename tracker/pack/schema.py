@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -91,10 +92,26 @@ def _likelihood(value: float) -> float:
     return value
 
 
+def _http_url(value: str) -> str:
+    """An address the HTTP client can open. urllib only finds a malformed one (`http://[::1`)
+    when it is split, which ingest did before fetching anything: one bad URL stopped every
+    source (issue 16). Checked here, `tracker validate` names the file and line instead."""
+    expected = "expected an http(s) address such as https://example.org/data.csv"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 — parsing the port is the check
+    except ValueError as exc:
+        raise ValueError(f"{expected}, got {describe(value)} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{expected}, got {describe(value)}")
+    return value
+
+
 Duration = Annotated[str, BeforeValidator(_duration)]
 Lag = Annotated[str, BeforeValidator(_lag)]
 IsoDate = Annotated[str, BeforeValidator(_iso_date)]
 Freq = Annotated[str, AfterValidator(_pandas_freq)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Ident = Annotated[str, Field(pattern=ID_RX)]
 Positive = Annotated[float, Field(gt=0)]
 Unit01 = Annotated[float, Field(gt=0, le=1)]
@@ -149,7 +166,7 @@ class FileSource(_Source):
 
 class CsvSource(_Source):
     kind: Literal["csv"]
-    url: str
+    url: HttpUrl
     date: str = "date"
     value: str = "value"
     params: dict[str, str] = {}
@@ -157,7 +174,7 @@ class CsvSource(_Source):
 
 class JsonSource(_Source):
     kind: Literal["json"]
-    url: str
+    url: HttpUrl
     records: str = ""
     date: str = "date"
     value: str = "value"
@@ -171,7 +188,7 @@ class GdeltSource(_Source):
     start: IsoDate
     smooth: Annotated[int, Field(ge=0, le=30)] = 0
     resample: Literal["daily", "weekly", "monthly"] = "monthly"
-    url: str = "https://api.gdeltproject.org/api/v2/doc/doc"
+    url: HttpUrl = "https://api.gdeltproject.org/api/v2/doc/doc"
 
 
 class WorldBankSource(_Source):
@@ -180,14 +197,14 @@ class WorldBankSource(_Source):
     indicator: str
     start: int = 2000
     end: int | None = None
-    url: str = "https://api.worldbank.org/v2"
+    url: HttpUrl = "https://api.worldbank.org/v2"
 
 
 class ImfSource(_Source):
     kind: Literal["imf"]
     dataflow: str = "IMF.STA/IMTS/1.0.0"
     key: str
-    url: str = "https://api.imf.org/external/sdmx/3.0"
+    url: HttpUrl = "https://api.imf.org/external/sdmx/3.0"
     start: str | None = None
     api_key: str | None = None
     """Name of the config `keys:` entry whose environment variable holds the key."""
@@ -205,7 +222,7 @@ class ComtradeSource(_Source):
     periods: list[int] = []
     preview: bool = True
     api_key: str | None = None
-    url: str = "https://comtradeapi.un.org"
+    url: HttpUrl = "https://comtradeapi.un.org"
 
 
 class SipriSource(_Source):
@@ -214,7 +231,7 @@ class SipriSource(_Source):
     recipient: str
     start: int = 2000
     end: int | None = None
-    url: str = "https://atbackend.sipri.org/api/p/trades/trade-register-csv/"
+    url: HttpUrl = "https://atbackend.sipri.org/api/p/trades/trade-register-csv/"
 
 
 class ManualSource(Strict):

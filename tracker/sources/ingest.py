@@ -7,6 +7,7 @@ keeps its previous vintage; the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import logging
@@ -15,8 +16,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -24,10 +25,12 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
+from tracker import signals
 from tracker.config import Config
 from tracker.errors import InputError, TrackerError
 from tracker.pack.types import Indicator, Pack
 from tracker.sources import FetchContext, NotModified, SourceError, fetcher
+from tracker.sources.workers import Workers
 from tracker.store.db import OBS_COLUMNS, Base, Store, utcnow
 from tracker.suggest import closest
 
@@ -76,11 +79,23 @@ def make_http(ctx: Project, hosts: int = 10) -> Any:
 
 def ingest(ctx: Project, store: Store, ids: list[str] | None = None, progress: bool = False,
            now: dt.datetime | None = None) -> IngestReport:
-    """Fetch the chosen indicators (all by default) and store what changed."""
+    """Fetch the chosen indicators (all by default) and store what changed. The run's row is
+    closed whatever happens: `interrupted` on Ctrl-C or SIGTERM, `failed` on an error."""
     chosen = select(ctx, ids)
     now = now or utcnow()
     report = IngestReport()
     run_id = store.begin_run("ingest", now)
+    try:
+        _fetch_and_store(ctx, store, chosen, report, now, progress)
+    except BaseException as exc:
+        _close(store, run_id, report, "failed" if isinstance(exc, Exception) else "interrupted", exc)
+        raise
+    _close(store, run_id, report, "partial" if report.failed else "ok")
+    return report
+
+
+def _fetch_and_store(ctx: Project, store: Store, chosen: list[Indicator], report: IngestReport,
+                     now: dt.datetime, progress: bool) -> None:
     live = [i for i in chosen if i.source.kind != "manual"]
     report.results += [{"indicator": i.id, "status": "skipped", "rows": None, "seconds": 0.0,
                         "error": "recorded by analysts with `tracker observe`"}
@@ -88,30 +103,58 @@ def ingest(ctx: Project, store: Store, ids: list[str] | None = None, progress: b
     keys = {name: os.environ[env] for name, env in ctx.config.keys.items() if os.environ.get(env)}
     limits: dict[str, threading.Semaphore] = {}
     previous, heads = store.latest_many([i.id for i in live])
-    turns = _host_turns(live)
     http = make_http(ctx, hosts=len({_host(i) for i in live}))
+    pool = Workers(ctx.config.http.workers)
     try:
-        with ThreadPoolExecutor(max_workers=ctx.config.http.workers) as pool:
-            futures = {pool.submit(_fetch, ctx, i, http, keys, store.validators(i.id), limits,
-                                   previous[i.id], now.date()): i for i in turns}
-            for n, fut in enumerate(as_completed(futures), start=1):
-                ind, outcome = futures[fut], fut.result()
-                result = _store(store, ind, outcome, now, Base(heads[ind.id], _rebase(outcome, ind, now)))
-                report.results.append(result)
-                _progress(progress, n, len(live), result)
+        futures = {pool.submit(_fetch, ctx, i, http, keys, store.validators(i.id), limits,
+                               previous[i.id], now.date()): i for i in _host_turns(live)}
+        pool.close()
+        for n, fut in enumerate(_completed(futures), start=1):
+            ind, outcome = futures[fut], fut.result()
+            result = _store(store, ind, outcome, now, Base(heads[ind.id], _rebase(outcome, ind, now)))
+            report.results.append(result)
+            _progress(progress, n, len(live), result)
+    except BaseException:
+        pool.abandon()  # queued sources cancelled, in-flight ones left after a short grace
+        raise
     finally:
         http.close()
+
+
+def _completed(futures: Iterable[Future[Any]], poll: float = 0.2) -> Iterator[Future[Any]]:
+    """`as_completed`, with a look every `poll` seconds for an interrupt whose exception was lost
+    (signals.check): the wait for a slow source must not hide a Ctrl-C."""
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=poll, return_when=FIRST_COMPLETED)
+        signals.check()
+        yield from done
+
+
+def _close(store: Store, run_id: int, report: IngestReport, status: str, exc: BaseException | None = None) -> None:
+    """Record the sources that finished and end the run's row; on an interrupt, a second Ctrl-C
+    does not cut this short, and a store that cannot be written leaves the row to `tracker status`."""
     report.results.sort(key=lambda r: r["indicator"])
-    store.record_sources(run_id, report.results)
-    status = "partial" if report.failed else "ok"
-    new = [r["indicator"] for r in report.results if r["status"] == "new"]
-    store.finish_run(run_id, status, {"failed": report.failed, "new": new})
-    return report
+    detail: dict[str, Any] = {"failed": report.failed,
+                              "new": [r["indicator"] for r in report.results if r["status"] == "new"]}
+    if exc is None:
+        store.record_sources(run_id, report.results)
+        store.finish_run(run_id, status, detail)
+        return
+    detail["error"] = str(exc) if isinstance(exc, TrackerError) else status
+    with signals.held(), contextlib.suppress(TrackerError):
+        store.abort_open_transaction()
+        store.record_sources(run_id, report.results)
+        store.finish_run(run_id, status, detail)
 
 
 def _host(ind: Indicator) -> str:
     url = getattr(ind.source, "url", "") or ""
-    return (urlsplit(url).hostname or ind.source.kind).lower()
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # a malformed address fails its own source when fetched, never the run
+        host = None
+    return (host or ind.source.kind).lower()
 
 
 def _host_turns(live: list[Indicator]) -> list[Indicator]:
@@ -137,7 +180,8 @@ def _fetch(ctx: Project, ind: Indicator, http: Any, keys: dict[str, str],
     started = time.monotonic()
     with sem:  # the deadline starts once the per-host slot is ours
         fctx = FetchContext(http=http.with_deadline(ctx.config.http.deadline),
-                            base_dirs=[ctx.config.base_dir, ctx.pack.root.parent], keys=keys,
+                            base_dirs=[ctx.config.base_dir, ctx.pack.root.parent],
+                            data_dirs=ctx.config.data_paths, keys=keys,
                             env=os.environ, validators=dict(validators), indicator=ind.id, since=since)
         outcome = _guarded(ind, keys, lambda: {"frame": fetcher(ind.source.kind).fetch(ind.source, fctx)})
     if "frame" in outcome:  # merging needs no slot: the host's next source may go meanwhile

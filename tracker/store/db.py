@@ -19,53 +19,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from tracker.errors import TrackerError
+from tracker.store import schema
+from tracker.store.faults import every_method_named, store_fault
 from tracker.store.snapshot import OBS_COLUMNS, _insert_observations, _prepare
-
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE vintages (
-        id INTEGER PRIMARY KEY,
-        indicator TEXT NOT NULL,
-        fetched_at TEXT NOT NULL,          -- UTC instant, YYYY-MM-DDTHH:MM:SSZ
-        origin TEXT NOT NULL,              -- seed | ingest | observe
-        content_hash TEXT NOT NULL,
-        rows INTEGER NOT NULL
-    );
-    CREATE INDEX vintages_by_indicator ON vintages(indicator, fetched_at);
-    CREATE TABLE observations (
-        vintage_id INTEGER NOT NULL REFERENCES vintages(id),
-        date TEXT NOT NULL,
-        value REAL,
-        level TEXT,
-        published TEXT NOT NULL,
-        source_url TEXT,
-        note TEXT,
-        PRIMARY KEY (vintage_id, date)
-    ) WITHOUT ROWID;
-    CREATE TABLE validators (
-        indicator TEXT NOT NULL, url TEXT NOT NULL, etag TEXT, last_modified TEXT,
-        PRIMARY KEY (indicator, url)
-    );
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, started TEXT NOT NULL,
-        finished TEXT, status TEXT NOT NULL, detail TEXT
-    );
-    CREATE TABLE source_results (
-        run_id INTEGER NOT NULL REFERENCES runs(id), indicator TEXT NOT NULL,
-        status TEXT NOT NULL, rows INTEGER, seconds REAL, error TEXT
-    );
-    CREATE TABLE scores (
-        run_id INTEGER NOT NULL REFERENCES runs(id), date TEXT NOT NULL,
-        scenario TEXT NOT NULL, probability REAL NOT NULL,
-        PRIMARY KEY (run_id, date, scenario)
-    );
-    CREATE TABLE sends (
-        week TEXT PRIMARY KEY, status TEXT NOT NULL, started_at TEXT NOT NULL,
-        sent_at TEXT, message_id TEXT, detail TEXT
-    );
-    """,
-]
 
 
 def utcnow() -> dt.datetime:
@@ -89,23 +45,29 @@ class Base(NamedTuple):
     rebase: Callable[[pd.DataFrame], pd.DataFrame]
 
 
+@every_method_named
 class Store:
     """One SQLite file. Cheap to open; open one per process and close it when done."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        _create_private(self.path)
+        db = None
         try:
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                      check_same_thread=False)
+            _create_private(self.path)
+            self.db = db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout=30000")
+            schema.check(self.db, self.path)   # before anything is written: a foreign or newer store stays as it was
             if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise TrackerError(f"{self.path}: not a usable tracker store ({exc})", 2) from None
+            schema.migrate(self.db, self.transaction)
+        except BaseException as exc:
+            if db is not None:
+                db.close()
+            if isinstance(exc, (sqlite3.DatabaseError, OSError)):
+                raise store_fault(self.path, exc) from None
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -127,6 +89,12 @@ class Store:
             raise
         self.db.execute("COMMIT")
 
+    def abort_open_transaction(self) -> None:
+        """Roll back a transaction that an interrupt left open: one raised between BEGIN IMMEDIATE
+        and the `try` of transaction() (a signal lands anywhere); SQLite would refuse the next BEGIN."""
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: several queries see one consistent state of the file."""
@@ -135,17 +103,6 @@ class Store:
             yield self.db
         finally:
             self.db.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        with self.transaction() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
-            done = {row[0] for row in db.execute("SELECT version FROM migrations")}
-            for version, script in enumerate(MIGRATIONS, start=1):
-                if version in done:
-                    continue
-                for statement in filter(str.strip, script.split(";")):
-                    db.execute(statement)
-                db.execute("INSERT INTO migrations VALUES (?, ?)", (version, iso_instant(utcnow())))
 
     # ------------------------------------------------------------------ vintages
 
@@ -286,9 +243,11 @@ class Store:
     # ------------------------------------------------------------------ runs and scores
 
     def begin_run(self, kind: str, now: dt.datetime | None = None) -> int:
+        """A `running` row with this process's id, so that `tracker status` can tell one whose
+        process is gone (killed with SIGKILL, the machine restarted) and close it."""
         with self.transaction() as db:
-            cur = db.execute("INSERT INTO runs (kind, started, status) VALUES (?, ?, 'running')",
-                             (kind, iso_instant(now or utcnow())))
+            cur = db.execute("INSERT INTO runs (kind, started, status, detail) VALUES (?, ?, 'running', ?)",
+                             (kind, iso_instant(now or utcnow()), json.dumps({"pid": os.getpid()})))
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, status: str, detail: dict[str, Any] | None = None,
