@@ -132,7 +132,7 @@ def _rows(args: argparse.Namespace, lines: dict[str, str], results: dict[str, bo
     fuzzed, readers = _num(hostile, r"(\d+) fuzzed inputs"), _num(hostile, r"over (\d+) readers")
     uncaught = _num(hostile, r"(\d+) uncaught")
     places = _num(security, r"in (\d+) places")
-    found = _num(security, r"found in (\d+)")
+    found = _num(security, r"(\d+) found")
     secrets = security.split(" searched")[0] if security else "?"
     explicit_hostile = r"test_hostile_input::(?!test_fuzz)"
     other_security = r"test_security::(?!test_secrets)"
