@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,7 +73,13 @@ def run_lock(store_path: Path) -> Iterator[Path]:
         os.close(fd)
 
 
-def _holder(fd: int) -> str:
-    """The pid the holder wrote; `unknown` in the instant between its lock and its write."""
-    text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-    return text if text.isdigit() else "unknown"
+def _holder(fd: int, patience: float = 0.5) -> str:
+    """The pid the holder wrote. It writes it just after taking the lock, so a loser that reads in
+    that instant waits a little for it (under load the instant lasted long enough to be seen);
+    `unknown` if it never comes (the holder died between the two)."""
+    deadline = time.monotonic() + patience
+    while True:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        if text.isdigit() or time.monotonic() > deadline:
+            return text if text.isdigit() else "unknown"
+        time.sleep(0.01)
