@@ -56,10 +56,12 @@ def test_row_spread_is_invariant_to_scaling(tmp_path: Path) -> None:
 STAGES = {"a": {"A": 0.5, "B": 0.25, "C": 1.0}, "b": {"A": 0.5, "B": 0.5, "C": 0.5},
           "c": {"A": 0.5, "B": 0.4, "C": 0.25}}
 PACE = {"A": "18M", "B": "9M", "C": "60M"}
+CAP = "9M"
+"""Keeps the stall term (0.85 bit at most against B) below the stall lint in the tests of other lints."""
 
 
 def test_monotone_likelihood_ratio_names_the_level_where_it_drops(tmp_path: Path) -> None:
-    stages = ordinal("p", "g", ["a", "b", "c"], STAGES, PACE)
+    stages = ordinal("p", "g", ["a", "b", "c"], STAGES, PACE, stall_cap=CAP)
     found = warnings(tmp_path, [stages], scenario_order=["C", "A", "B"])
     assert found == [
         "indicators/p.yaml:20:3: likelihood.c: likelihood ratio B/A drops at level 'c' (0.80 after 1.00 at "
@@ -67,7 +69,7 @@ def test_monotone_likelihood_ratio_names_the_level_where_it_drops(tmp_path: Path
 
 
 def test_an_indicators_own_order_wins(tmp_path: Path) -> None:
-    stages = ordinal("p", "g", ["a", "b", "c"], STAGES, PACE, scenario_order=["B", "A", "C"])
+    stages = ordinal("p", "g", ["a", "b", "c"], STAGES, PACE, scenario_order=["B", "A", "C"], stall_cap=CAP)
     found = warnings(tmp_path, [stages], scenario_order=["C", "A", "B"])
     assert found == [
         "indicators/p.yaml:16:3: likelihood.b: likelihood ratio A/B drops at level 'b' (1.00 after 2.00 at "
@@ -78,8 +80,10 @@ def test_an_indicators_own_order_wins(tmp_path: Path) -> None:
         "'b'); with scenario order B, A, C it should not fall along the levels"]
 
 
-def test_no_order_no_monotone_lint(tmp_path: Path) -> None:
-    assert warnings(tmp_path, [ordinal("p", "g", ["a", "b", "c"], STAGES, PACE)]) == []
+def test_no_order_no_monotone_lint_but_a_note_that_scenario_order_turns_it_on(tmp_path: Path) -> None:
+    assert warnings(tmp_path, [ordinal("p", "g", ["a", "b", "c"], STAGES, PACE, stall_cap=CAP)]) == [
+        "indicators/p.yaml:7:1: levels: no scenario_order here or in scenarios.yaml, so the monotone "
+        "likelihood-ratio check is off: scenario_order (the scenarios from least to most) is what turns it on"]
 
 
 def test_group_double_counting(tmp_path: Path) -> None:
@@ -126,7 +130,7 @@ def test_tiny_prior(tmp_path: Path) -> None:
 
 def test_summary(tmp_path: Path) -> None:
     inds = [numeric(i, "trade", TWO, FINE, weight=w) for i, w in (("x", 1.0), ("y", 1.0), ("z", 0.5))]
-    inds.append(ordinal("p", "pos2", ["a", "b", "c"], STAGES, PACE))
+    inds.append(ordinal("p", "pos2", ["a", "b", "c"], STAGES, PACE, stall_cap=CAP))
     pack = build(tmp_path, inds, groups={"trade": 1.0, "pos2": 1.0})
     assert lint.summary(pack, lint.lint_pack(pack)) == "\n".join([
         "Pack: Test pack",
@@ -140,9 +144,11 @@ def test_summary(tmp_path: Path) -> None:
         "  trade           1.0  3 indicators (3 numeric; 0 live, 0 seeded)",
         "  pos2            1.0  1 indicator (1 ordinal; 0 live, 0 seeded)",
         "",
-        "Warnings (1):",
+        "Warnings (2):",
+        "  indicators/p.yaml:7:1: levels: no scenario_order here or in scenarios.yaml, so the monotone "
+        "likelihood-ratio check is off: scenario_order (the scenarios from least to most) is what turns it on",
         "  indicators/scenarios.yaml:16:3: groups.trade: group 'trade' weights sum to 2.5 > 1.0: each is "
         "scaled by 0.40 so the group is not double counted",
         "",
-        "OK: 4 indicators, 3 scenarios, 1 warning",
+        "OK: 4 indicators, 3 scenarios, 2 warnings",
     ])

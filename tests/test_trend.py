@@ -1,6 +1,7 @@
 """The trend call (SCORING §6.9): no flapping on wobbles, a call only after two consecutive
-qualifying evaluations of a broad move, hysteresis on the way out, and no call from one
-indicator alone or from old evidence fading. Each guard is shown to be the one that holds
+qualifying evaluations of a broad move, one call for the whole episode (issue 14: it ends only
+when reversed; tests/test_trend_episodes.py), and no call from one indicator alone or from old
+evidence fading. Each guard is shown to be the one that holds
 the call back: relaxing it (and only it) lets the call through."""
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def broad_move(tmp_path: Path):
     return build(tmp_path, specs)
 
 
-def test_sustained_broad_move_trends_after_two_evaluations_and_ends_with_hysteresis(tmp_path: Path) -> None:
+def test_sustained_broad_move_trends_after_two_evaluations_and_stays_while_not_reversed(tmp_path: Path) -> None:
     r = result(broad_move(tmp_path))
     got = calls(r)
     # 2023-01-06: one indicator moved (B +0.07, but A rose more and one source is not a trend)
@@ -104,27 +105,37 @@ def test_sustained_broad_move_trends_after_two_evaluations_and_ends_with_hystere
     assert dp(r, "2023-01-20", "B") > 0.15 and got["2023-01-20"] is None
     # 2023-01-27: qualifies again -> the call
     assert got["2023-01-27"] == "B"
-    call = r.trend[[str(pd.Timestamp(d).date()) for d in r.grid].index("2023-01-27")]
+    days = [str(pd.Timestamp(d).date()) for d in r.grid]
+    call = r.trend[days.index("2023-01-27")]
     assert call == {"scenario": "B", "change": round(dp(r, "2023-01-27", "B"), 4), "window_weeks": 13,
-                    "since": "2023-01-27"}
-    # it stays while the 13-week rise is at least exit_shift (0.025), even below min_shift
-    assert 0.025 <= dp(r, "2023-05-12", "B") < 0.05 and got["2023-05-12"] == "B"
-    # the rise leaves the window on 2023-05-19: the call ends, and nothing else is called after
-    assert dp(r, "2023-05-19", "B") < 0.025
-    days = sorted(got)
-    trending = [d for d in days if got[d] == "B"]
-    assert trending == [d for d in days if "2023-01-27" <= d <= "2023-05-12"]
-    assert {got[d] for d in days if d not in trending} == {None}
-    assert all(c is None or c["since"] == "2023-01-27" for c in r.trend)
+                    "since": "2023-01-27", "started": "2023-01-27",
+                    "peak": {"date": "2023-01-27", "probability": round(float(r.post[days.index("2023-01-27"), 1]), 4)}}
+    # issue 14: the rise leaves the window on 2023-05-19, but B stays where it rose to, so the
+    # call stays on (the old rule ended it there): one call for the whole episode
+    assert dp(r, "2023-05-19", "B") < 0.025 and got["2023-05-19"] == "B"
+    trending = [d for d in sorted(got) if got[d] == "B"]
+    assert trending == [d for d in sorted(got) if d >= "2023-01-27"]
+    assert all(c is None or (c["since"], c["started"]) == ("2023-01-27", "2023-01-27") for c in r.trend)
+    peak = r.trend[-1]["peak"]
+    k = int(np.argmax(r.post[:, 1]))
+    assert peak == {"date": days[k], "probability": round(float(r.post[k, 1]), 4)}
+    assert r.trend_ended == [None] * len(r.grid)
 
 
 def test_the_same_broad_move_through_the_backtest_command_path(tmp_path: Path) -> None:
+    """From further back the replay also sees the call made when the data first arrived (A,
+    January 2022): it lasts until B's call supersedes it, and the row says so."""
     ctx = broad_move(tmp_path)
     with ctx.store() as store:
         rows = service.replay(ctx, store, dt.date(2022, 10, 7), END)
     got = {r["date"]: r["trend"] for r in rows}
-    assert [d for d, c in got.items() if c] == [str(d.date()) for d in FRIDAYS
-                                                if "2023-01-27" <= str(d.date()) <= "2023-05-12"]
+    assert {c for d, c in got.items() if d < "2023-01-27"} == {"A"}
+    assert {c for d, c in got.items() if d >= "2023-01-27"} == {"B"}
+    ended = {r["date"]: r["ended"] for r in rows if r["ended"]}
+    assert list(ended) == ["2023-01-27"]
+    assert ended["2023-01-27"] | {"peak": None} == {
+        "scenario": "A", "started": "2022-01-14", "since": "2022-01-14", "peak": None,
+        "reason": "superseded", "by": "B"}
 
 
 def test_a_move_driven_by_one_indicator_does_not_trend(tmp_path: Path) -> None:

@@ -32,6 +32,11 @@ class Scoring:
     min_new_share: float = 0.5
     history: str = "3y"
     """How far back the weekly grid starts before the date scored (trend memory)."""
+    cooldown: str = "13w"
+    """A new call for a scenario within this long of its last call's end continues that episode."""
+    max_lead: str = "26w"
+    """`tracker evaluate`: a call may begin at most this long before a period of its scenario and
+    still count as a hit (a call during the period is a hit too)."""
 
 
 @plain

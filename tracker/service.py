@@ -13,7 +13,7 @@ import pandas as pd
 
 from tracker.config import Config, find_config
 from tracker.errors import InputError
-from tracker.pack.types import Pack
+from tracker.pack.types import Outcome, Pack
 from tracker.store.db import Store
 
 
@@ -59,6 +59,27 @@ def replay(ctx: Context, store: Store, first: dt.date, last: dt.date) -> list[di
 
     result = score(ctx, store, last, weeks=backtest.weeks(ctx.config.scoring, first, last))
     return backtest.rows(result, first)
+
+
+def evaluate(ctx: Context, store: Store, first: dt.date, last: dt.date,
+             max_lead: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The backtest from `first` to `last` scored against the pack's outcomes: (Result, document)."""
+    from tracker.durations import parse_days
+    from tracker.score import backtest
+    from tracker.score import evaluate as scoring_evaluate
+
+    outcomes = known_outcomes(ctx)
+    result = score(ctx, store, last, weeks=backtest.weeks(ctx.config.scoring, first, last))
+    lead = dt.timedelta(days=parse_days(max_lead or ctx.config.scoring.max_lead, allow_zero=True))
+    return result, scoring_evaluate.evaluate(result, outcomes, first, last, lead)
+
+
+def known_outcomes(ctx: Context) -> list[Outcome]:
+    """The pack's outcomes.csv, or one line saying that evaluating needs it."""
+    if ctx.pack.outcomes is None:
+        raise InputError(f"{ctx.pack.shown(ctx.pack.outcomes_path)}: no such file; tracker evaluate needs the "
+                         "known outcomes beside scenarios.yaml (columns start,end,scenario,source_url,note)")
+    return ctx.pack.outcomes
 
 
 def score(ctx: Context, store: Store, day: dt.date, weeks: int | None = None, window: str | None = None):

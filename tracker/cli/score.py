@@ -54,7 +54,7 @@ def explain(scenario: str | None, config_path: str | None, as_of: str | None, as
         t = len(result.grid) - 1
         emit_json({"as_of": str(result.as_of.date()), "prior_bits": dict(zip(
             result.model.scenarios, map(float, result.prior_bits()), strict=True)),
-            "indicators": report.indicator_rows(result, t)})
+            "indicators": report.explain_rows(result, t)})
     else:
         click.echo(report.render_explain(result, scenario))
     return 0

@@ -124,6 +124,8 @@ def _run(ctx: Context, store: Store, run_id: int, now: dt.datetime, detail: dict
         "stale": doc["stale"],
         "no_data": doc["no_data"],
     })
+    if doc.get("trend_check"):  # why a material move is not called (issue 14); absent otherwise
+        detail["trend_check"] = doc["trend_check"]["message"]
     before = baseline(store.runs(kind=KIND, limit=50))
     detail["changes"] = compare(before, detail, ctx) if before else []
     detail["alerts"] = []
@@ -184,6 +186,8 @@ def alert_message(ctx: Context, before: dict[str, Any], after: dict[str, Any]) -
         lines += _change_lines(c) + [""]
     probs = ", ".join(f"{k} {v:.2f}" for k, v in after["probabilities"].items())
     lines.append(f"Now: {probs}; {after['leading']} leads.")
+    if after.get("trend_check"):
+        lines.append(f"No trend called: {after['trend_check']}.")
     return subject, "\n".join(lines) + "\n"
 
 

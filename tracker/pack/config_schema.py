@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field
 from tracker import config as config_types
 from tracker.errors import InputError, Problem, ProblemsError
 from tracker.pack.records import from_model
-from tracker.pack.schema import Duration, HttpUrl, Strict
+from tracker.pack.schema import Duration, HttpUrl, Lag, Strict
 from tracker.pack.validation import validate
 from tracker.pack.yamlload import YamlProblems, load_file
 
@@ -65,6 +65,11 @@ class Scoring(Strict):
     min_new_share: Annotated[float, Field(ge=0, le=1)] = 0.5
     history: Duration = "3y"
     """How far back the weekly grid starts before the date scored (trend memory)."""
+    cooldown: Lag = "13w"
+    """A new call for a scenario within this long of its last call's end continues that episode."""
+    max_lead: Duration = "26w"
+    """`tracker evaluate`: a call may begin at most this long before a period of its scenario and
+    still count as a hit (a call during the period is a hit too)."""
 
 
 class Http(Strict):

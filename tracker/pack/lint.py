@@ -3,8 +3,9 @@
 Each lint is one of SCORING.md §6.10 (and DESIGN.md §6.7) with the figure it was judged on,
 so that an analyst can tell a deliberate choice from a slip: a table that barely tells the
 scenarios apart, one that nearly settles the question on its own, ordinal ratios that do not
-rise along the stages, a group whose members would be double counted, a state that can never
-match, a prior so small that no evidence could bring the scenario back.
+rise along the stages (or no scenario order to check them by), a signpost whose stall term could
+swamp the pack, a group whose members would be double counted, a state that can never match, a
+prior so small that no evidence could bring the scenario back.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 
+from tracker.durations import parse_days
 from tracker.errors import Problem
 from tracker.pack.marks import Loc, dotted
 from tracker.pack.types import Indicator, Pack, State
@@ -24,16 +26,21 @@ MAX_SPREAD = math.log2(20)
 """Bits (≈ 4.32). Above this a single row is "strong" evidence on Kass–Raftery's scale."""
 MIN_PRIOR = 0.02
 """Cromwell: a scenario given less than this can hardly be brought back by evidence."""
+MAX_STALL_BITS = 3.0
+"""Bits (LR 8). A stall term above this is "positive" evidence on Kass–Raftery's scale from
+time alone: SCORING §6.3's robustness cap for any single term."""
 _TOL = 1e-9
 
 
 def lint_pack(pack: Pack) -> list[Problem]:
     """Every warning about the pack, positioned like an error and sorted."""
     out: list[Problem] = []
+    total = total_bits(pack)
     for ind in pack.indicators.values():
         out += _spread(pack, ind)
         out += _monotone(pack, ind)
         out += _unreachable(pack, ind)
+        out += _stall(pack, ind, total)
     out += _groups(pack)
     out += _priors(pack)
     return sorted(out)
@@ -85,8 +92,12 @@ def _monotone(pack: Pack, ind: Indicator) -> list[Problem]:
     consecutive scenarios in scenario_order (least to most): a later stage must never be
     weaker evidence for the 'higher' scenario than an earlier one (SCORING §6.4)."""
     order = ind.scenario_order or pack.scenario_set.scenario_order
-    if ind.kind != "ordinal" or not order:
+    if ind.kind != "ordinal":
         return []
+    if not order:
+        return [_at(pack, ind.id, ("levels",),
+                    "no scenario_order here or in scenarios.yaml, so the monotone likelihood-ratio check is "
+                    "off: scenario_order (the scenarios from least to most) is what turns it on")]
     out = []
     for lo, hi in zip(order, order[1:], strict=False):
         ratios = [(level, ind.likelihood[level][hi] / ind.likelihood[level][lo]) for level in ind.levels]
@@ -97,6 +108,51 @@ def _monotone(pack: Pack, ind: Indicator) -> list[Problem]:
                                f"{r0:.2f} at {prev!r}); with scenario order {', '.join(order)} it should "
                                "not fall along the levels"))
     return out
+
+
+def effective_weight(pack: Pack, ind: Indicator) -> float:
+    """w_i · g_G, as scoring weighs the indicator (a group's members share its weight)."""
+    total = sum(i.weight for i in pack.indicators.values() if i.group == ind.group)
+    return ind.weight * min(1.0, pack.scenario_set.groups[ind.group].weight / total)
+
+
+def total_bits(pack: Pack) -> float:
+    """The pack's total weight of evidence: Σ_i w_i·g_G · (largest row spread), in bits."""
+    return sum(effective_weight(pack, i) * max(row_spreads(pack, i).values(), default=0.0)
+               for i in pack.indicators.values())
+
+
+def stall_reach(pack: Pack, ind: Indicator) -> dict[str, float]:
+    """Bits the stall term can reach against each scenario once capped: w·g · cap · (1/T_s −
+    1/T_slowest), with the cap scoring uses (stall_cap, else three times the slowest pace)."""
+    paces = {s: parse_days(ind.pace[s]) for s in pack.scenario_ids if s in ind.pace}
+    if not paces:
+        return {}
+    cap = parse_days(ind.stall_cap) if ind.stall_cap else 3 * max(paces.values())
+    w = effective_weight(pack, ind)
+    return {s: w * cap * (1 / t - 1 / max(paces.values())) for s, t in paces.items()}
+
+
+def _stall(pack: Pack, ind: Indicator, total: float) -> list[Problem]:
+    """(g) A stall term that can swamp the pack: more than MAX_STALL_BITS against a scenario, or
+    more than half the pack's total weight of evidence (a stuck signpost would outweigh
+    everything else together)."""
+    reach = stall_reach(pack, ind) if ind.kind == "ordinal" else {}
+    if not reach:
+        return []
+    worst = max(reach, key=reach.get)
+    bits = reach[worst]
+    where = ("stall_cap",) if ind.stall_cap else ("pace",)
+    cap = ind.stall_cap or "three times the slowest pace"
+    if bits > MAX_STALL_BITS:
+        why = f"more than {MAX_STALL_BITS:g} bits"
+    elif bits > total / 2:
+        why = f"more than half the pack's total weight of evidence ({total:.1f} bits)"
+    else:
+        return []
+    return [_at(pack, ind.id, where, f"the stall term can reach {bits:.1f} bits against {worst} (capped at "
+                                     f"{cap}), {why}: one stalled signpost could swamp the pack; lower "
+                                     "stall_cap or weight")]
 
 
 def _groups(pack: Pack) -> list[Problem]:

@@ -1,5 +1,5 @@
-"""Load a pack folder (scenarios.yaml + one YAML file per indicator) into typed objects,
-reporting every problem in every file in one pass, each with `file:line:col`.
+"""Load a pack folder (scenarios.yaml, one YAML file per indicator, an optional outcomes.csv)
+into typed objects, reporting every problem in every file in one pass, each with `file:line:col`.
 
 Two layers of checks. The schema (schema.py, through pydantic) checks each file alone.
 The cross-checks (checks.py) need more than one value or file (a group named in scenarios.yaml, a
@@ -20,6 +20,7 @@ from tracker import cycles
 from tracker.errors import Problem, ProblemsError
 from tracker.pack import types as pack_types
 from tracker.pack.checks import SEED_COLUMNS, Context, IndicatorChecker, PackFile, check_scenarios
+from tracker.pack.outcomes import OUTCOMES_FILE, read_outcomes
 from tracker.pack.records import from_model
 from tracker.pack.schema import Indicator, ScenarioSet
 from tracker.pack.types import SCENARIOS_FILE, Pack
@@ -63,10 +64,15 @@ def _load_pack(root: Path) -> Pack:
             indicators[f.record.id] = f.record
     if not files and not problems:
         problems.append(Problem(_shown(root, root), 0, 0, "", "no indicator files (*.yaml) in the pack"))
+    outcomes = None
+    if (root / OUTCOMES_FILE).exists():
+        outcomes, found = read_outcomes(root / OUTCOMES_FILE, _shown(root, root / OUTCOMES_FILE), ctx.ids)
+        problems += found
     if problems:
         raise ProblemsError(problems)
     return Pack(root, scen.record, {i: indicators[i] for i in sorted(indicators)},
-                {i: owner[i].path for i in indicators}, {i: owner[i].marks for i in indicators}, scen.marks)
+                {i: owner[i].path for i in indicators}, {i: owner[i].marks for i in indicators}, scen.marks,
+                outcomes)
 
 
 def _shown(root: Path, path: Path) -> str:

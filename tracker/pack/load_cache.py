@@ -3,7 +3,7 @@
 Checking the pack means importing pydantic and building its schema, which took longer than
 scoring the default pack (benchmarks/run.py, start-up). So the checked records are written
 to `.tracker-cache.json` beside config.yaml, with the SHA-256 of every file they came from
-(config.yaml, each pack file, each seed file named, the pack folder's listing) and the size
+(config.yaml, each pack file, each seed file named, outcomes.csv, the pack folder's listing) and the size
 and mtime of each module of tracker itself. Any difference, or a cache that cannot be read,
 means a full check, exactly as without a cache; a pack with errors is never cached. The
 cache is an optimisation only: failing to write it costs speed, never a result.
@@ -28,7 +28,7 @@ from tracker.pack.marks import Marks
 from tracker.pack.types import Pack
 
 CACHE_NAME = ".tracker-cache.json"
-FORMAT = 2
+FORMAT = 3
 
 
 def load(config_path: Path, pack_dir: Path | None = None) -> tuple[Config, Pack]:
@@ -94,7 +94,9 @@ def _digest(path: Path) -> str:
 
 def _inputs(config_path: Path, pack: Pack) -> list[str]:
     seeds = [p for p in (pack.seed_path(i) for i in pack.indicators.values()) if p is not None]
-    return [str(p.resolve()) for p in (config_path, pack.root, pack.scenarios_path, *pack.files.values(), *seeds)]
+    outcomes = [pack.outcomes_path] if pack.outcomes is not None else []
+    return [str(p.resolve()) for p in (config_path, pack.root, pack.scenarios_path, *pack.files.values(), *seeds,
+                                       *outcomes)]
 
 
 def _document(config_path: Path, pack_dir: Path | None, cfg: Config, pack: Pack) -> str:
@@ -103,13 +105,13 @@ def _document(config_path: Path, pack_dir: Path | None, cfg: Config, pack: Pack)
                "scenario_set": pack.scenario_set, "indicators": pack.indicators,
                "files": {i: str(p.relative_to(pack.root)) for i, p in pack.files.items()},
                "marks": json.dumps({i: records.marks_to_json(m) for i, m in pack.marks.items()}),
-               "scenario_marks": records.marks_to_json(pack.scenario_marks)}}
+               "scenario_marks": records.marks_to_json(pack.scenario_marks), "outcomes": pack.outcomes}}
     return records.dumps(doc)
 
 
 def _pack(doc: dict[str, Any], root: Path) -> Pack:
     return Pack(root, doc["scenario_set"], doc["indicators"], {i: root / f for i, f in doc["files"].items()},
-                _MarksOnDemand(doc["marks"]), records.marks_from_json(doc["scenario_marks"]))
+                _MarksOnDemand(doc["marks"]), records.marks_from_json(doc["scenario_marks"]), doc["outcomes"])
 
 
 class _MarksOnDemand(Mapping[str, Marks]):

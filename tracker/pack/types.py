@@ -17,6 +17,7 @@ from typing import Any, Literal
 from tracker.pack.marks import Loc, Marks
 
 SCENARIOS_FILE = "scenarios.yaml"
+OUTCOMES_FILE = "outcomes.csv"
 
 plain = dataclass(kw_only=True)
 """Not frozen: a frozen dataclass costs twice as much to define, and start-up counts (nothing
@@ -238,6 +239,20 @@ class Indicator:
         return list(self.levels) if self.kind == "ordinal" else [s.name for s in self.states]
 
 
+# ---------------------------------------------------------------- outcomes.csv
+
+@plain
+class Outcome:
+    """A period during which `scenario` was what happened (outcomes.csv; pack/outcomes.py)."""
+
+    start: str
+    end: str | None
+    """Inclusive; None while the period is still going on."""
+    scenario: str
+    source_url: str
+    note: str = ""
+
+
 # ---------------------------------------------------------------- the pack
 
 @dataclass
@@ -248,6 +263,8 @@ class Pack:
     files: dict[str, Path] = field(default_factory=dict)
     marks: Mapping[str, Marks] = field(default_factory=dict)
     scenario_marks: Marks = field(default_factory=Marks)
+    outcomes: list[Outcome] | None = None
+    """The known outcomes (outcomes.csv beside scenarios.yaml), None when the pack has none."""
 
     @property
     def name(self) -> str:
@@ -264,6 +281,10 @@ class Pack:
     @property
     def scenarios_path(self) -> Path:
         return self.root / SCENARIOS_FILE
+
+    @property
+    def outcomes_path(self) -> Path:
+        return self.root / OUTCOMES_FILE
 
     def seed_path(self, ind: Indicator) -> Path | None:
         """Seeds are named relative to the folder that holds the pack folder."""

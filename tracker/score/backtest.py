@@ -32,5 +32,6 @@ def rows(result: Result, first: dt.date) -> list[dict[str, Any]]:
                     "probabilities": {s: round(float(x), 4) for s, x in zip(scen, p, strict=True)},
                     "leading": scen[int(np.argmax(p))],
                     "trend": trend["scenario"] if trend else None,
-                    "coverage": round(float(result.coverage[t]), 4)})
+                    "coverage": round(float(result.coverage[t]), 4),
+                    "ended": result.trend_ended[t] if result.trend_ended else None})
     return out

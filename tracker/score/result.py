@@ -50,6 +50,8 @@ class Result:
     block: features.Block                      # the feats' arrays, (I, T) each
     cfg: Scoring = field(default_factory=Scoring)
     trend: list[dict | None] = field(default_factory=list)
+    trend_ended: list[dict | None] = field(default_factory=list)
+    """Per grid date: the call that ended there and why (trend.walk), else None."""
 
     def __post_init__(self) -> None:
         self.rows, self.states = self.block.row, self.block.state
@@ -63,6 +65,21 @@ class Result:
         """(I, S) bits: c_i(s) = (e_i(s) − mean_s e_i) / ln 2 (SCORING §6.8)."""
         e = self.evidence[:, t, :]
         return (e - e.mean(axis=1, keepdims=True)) / LN2
+
+    def stall_bits(self, t: int) -> np.ndarray:
+        """(I, S) centred bits of the stall term alone: the part of contributions(t) that comes
+        from time without progress (ordinal indicators below their last level; 0 elsewhere).
+        Computed as scoring.evidence_of computes it, so level bits = contributions − stall bits."""
+        m = self.model
+        out = np.zeros((len(m.ids), len(m.scenarios)))
+        for i in np.flatnonzero(m.ordinal):
+            state = int(self.states[i, t])
+            if state < 0 or state >= len(m.loglik[i]) - 1:
+                continue
+            days = float((self.grid[t] - self.block.since[i, t]).astype("timedelta64[D]").astype(np.int64))
+            e = -m.weight[i] * min(days, float(m.stall_cap[i])) * m.stall_rate[i]
+            out[i] = (e - e.mean()) / LN2
+        return out
 
     def prior_bits(self) -> np.ndarray:
         lp = self.model.log_prior

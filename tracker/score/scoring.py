@@ -18,7 +18,7 @@ from tracker.durations import parse_days
 from tracker.pack.types import Pack
 from tracker.score import features
 from tracker.score.result import LN2, Model, Result
-from tracker.score.trend import trend_calls
+from tracker.score.trend import walk
 
 
 def build_model(pack: Pack) -> Model:
@@ -107,7 +107,7 @@ def _score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
     evidence_only = softmax(total)
     coverage = (model.weight[:, None] * fresh_arr).sum(axis=0) / max(model.weight.sum(), 1e-12)
     result = Result(pack, model, grid, feats, evidence, post, evidence_only, coverage, fresh_arr, window, block, cfg)
-    result.trend = trend_calls(result, cfg)
+    result.trend, result.trend_ended = walk(result, cfg)
     return result
 
 

@@ -1,5 +1,6 @@
 """What would change the call: single signpost changes of state (and the best pair) that
-would flip the leading scenario or the trend (SCORING §6.8, the ACH sensitivity step)."""
+would flip the leading scenario, start a trend call or end the running one, judged against
+today's call with the trend rule's own conditions (SCORING §6.8, the ACH sensitivity step)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from tracker.score.result import Result
+from tracker.score import trend
+from tracker.score.result import LN2, Result
 from tracker.score.scoring import posterior_with, softmax
 
 
@@ -27,35 +29,107 @@ def _candidates(result: Result, t: int):
             yield i, iid, (names[cur] if cur >= 0 else None), name, abs(k - cur) if cur >= 0 else 1, post
 
 
-def watch_next(result: Result, t: int | None = None, limit: int = 5) -> list[dict[str, Any]]:
-    """Smallest single changes that flip the lead or start/end a trend, nearest first."""
+def watch_next(result: Result, t: int | None = None) -> list[dict[str, Any]]:
+    """Every single change of state that would start, end or flip something, given today's
+    call: the lead, a trend call to start, the running call to end. A change that would alter
+    none of them is not listed (issue 14: an item "flipping B up" while B was already past the
+    threshold told the analyst nothing). Nearest changes first, then the largest move."""
     t = len(result.grid) - 1 if t is None else t
-    scen = result.model.scenarios
-    lead = int(np.argmax(result.post[t]))
-    w = t - result.window
-    trend = result.trend[t] if result.trend else None
+    now = _Now(result, t)
     out = []
-    for _, iid, frm, to, dist, post in _candidates(result, t):
-        flips = []
-        new_lead = int(np.argmax(post))
-        if new_lead != lead:
-            flips.append(f"lead to {scen[new_lead]}")
-        if w >= 0:
-            dp = post - result.post[w]
-            if trend is None:
-                s = int(np.argmax(dp))
-                if dp[s] >= result.cfg.min_shift:  # materiality only: one evaluation, not two
-                    flips.append(f"{scen[s]} up {dp[s]:+.2f} over the window (trend threshold)")
-            elif dp[scen.index(trend["scenario"])] < result.cfg.exit_shift:
-                flips.append(f"ends trend to {trend['scenario']}")
-        if flips:
-            out.append({"indicator": iid, "from_state": frm, "to_state": to, "flips": "; ".join(flips),
-                        "probabilities": {s: round(float(p), 4) for s, p in zip(scen, post, strict=True)},
-                        "_rank": (dist, -float(post.max()))})
+    for i, iid, frm, to, dist, post in _candidates(result, t):
+        effects = now.effects(i, result.pack.indicators[iid].state_names.index(to), post)
+        if effects:
+            out.append({"indicator": iid, "from_state": frm, "to_state": to,
+                        "flips": "; ".join(label(e) for e in effects), "effects": effects,
+                        "probabilities": {s: round(float(p), 4) for s, p in zip(now.scen, post, strict=True)},
+                        "_rank": (dist, -float(np.abs(post - result.post[t]).max()))})
     out.sort(key=lambda r: r["_rank"])
     for r in out:
         del r["_rank"]
-    return out[:limit]
+    return out
+
+
+def label(effect: dict[str, Any]) -> str:
+    """The words every view shows for an effect (score, --json's `flips`, digest, explain)."""
+    s = effect["scenario"]
+    if effect["kind"] == "lead":
+        return f"lead to {s}"
+    if effect["kind"] == "ends":
+        why = {"reversed": " (reversed)", "unqualified": " (it would not be called today)"}
+        return f"ends trend to {s}" + why.get(effect["reason"], "")
+    return f"starts trend to {s}" + ("" if effect["when"] == "now" else " if it holds next week")
+
+
+class _Now:
+    """Today's state, against which a hypothetical change is judged."""
+
+    def __init__(self, result: Result, t: int) -> None:
+        self.result, self.t, self.scen = result, t, result.model.scenarios
+        self.lead = int(np.argmax(result.post[t]))
+        self.w = t - result.window
+        self.call = result.trend[t] if result.trend else None
+        self.here = trend.check_at(result, t)
+        self.prev = trend.check_at(result, t - 1) if t > 0 else None
+        if self.w >= 0:
+            self.delta, self.new = trend.moves(result, t)
+            self.before = result.contributions(self.w)
+
+    def effects(self, i: int, k: int, post: np.ndarray) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if int(np.argmax(post)) != self.lead:
+            out.append({"kind": "lead", "scenario": self.scen[int(np.argmax(post))]})
+        if self.w < 0:
+            return out
+        hyp = self._check(i, k, post)
+        if self.call is None:
+            pending = self.here is not None and self.here.ok and self.here.scenario == hyp.scenario
+            if hyp.ok and not pending:
+                out.append(self._start(hyp))
+            return out
+        s = self.scen.index(self.call["scenario"])
+        if hyp.ok and hyp.scenario != s:
+            if self._holds(hyp):             # another scenario's call today supersedes this one
+                out.append({"kind": "ends", "scenario": self.scen[s], "reason": "superseded"})
+            out.append(self._start(hyp))
+        elif self._index(self.call["since"]) >= self.t:   # called today: only because today qualified
+            if not (hyp.ok and hyp.scenario == s and self._holds(hyp)):
+                out.append({"kind": "ends", "scenario": self.scen[s], "reason": "unqualified"})
+        elif self._reversed(s, hyp, post):
+            out.append({"kind": "ends", "scenario": self.scen[s], "reason": "reversed"})
+        return out
+
+    def _check(self, i: int, k: int, post: np.ndarray) -> trend.Check:
+        """The entry conditions at t had indicator i a fresh observation in state k."""
+        r = self.result
+        e = r.model.weight[i] * r.model.loglik[i][k]
+        delta = self.delta.copy()
+        delta[i] = (e - e.mean()) / LN2 - self.before[i]
+        new = self.new.copy()
+        new[i] = True
+        coverage = float(r.coverage[self.t])
+        if not r.fresh[i, self.t]:
+            coverage += float(r.model.weight[i] / max(r.model.weight.sum(), 1e-12))
+        return trend.assess(post - r.post[self.w], delta, new, coverage, r.cfg)
+
+    def _holds(self, hyp: trend.Check) -> bool:
+        """Would `hyp` be the second qualifying evaluation in a row (a call today)?"""
+        return trend.qualifies(hyp, self.prev)
+
+    def _start(self, hyp: trend.Check) -> dict[str, Any]:
+        return {"kind": "starts", "scenario": self.scen[hyp.scenario],
+                "when": "now" if self._holds(hyp) else "next week"}
+
+    def _reversed(self, s: int, hyp: trend.Check, post: np.ndarray) -> bool:
+        """Would the running call end at t as trend.walk ends it (fallen back from its peak)?"""
+        r, since = self.result, self._index(self.call["since"])
+        if hyp.ok and hyp.scenario == s and self._holds(hyp):
+            return False                     # a rise that still qualifies is no reversal
+        return bool(post[s] <= r.post[since:self.t, s].max() - r.cfg.exit_shift)
+
+    def _index(self, day: str) -> int:
+        days = self.result.grid.astype("datetime64[D]")
+        return int(np.searchsorted(days, np.datetime64(day, "D")))
 
 
 def best_pair(result: Result, target: str, t: int | None = None) -> dict[str, Any] | None:

@@ -82,6 +82,7 @@ def build(ctx: service.Context, store: Store, day: dt.date, movers: int = 5) -> 
         "pack": doc["pack"], "week": week_key(day), "as_of": doc["as_of"], "baseline": base_doc["as_of"],
         "baseline_sent": bool(prev_send and prev_send["status"] == "sent"),
         "headline": report.headline(doc), "leading": doc["leading"], "trend": doc["trend"],
+        "trend_check": (doc.get("trend_check") or {}).get("message"),
         "window_weeks": window, "shade_from": shade_from.isoformat(), "coverage": doc["coverage"],
         "evidence_only": doc["evidence_only"],
         "scenarios": scenarios, "changes": _call_changes(doc, base_doc, names),

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from tracker.score.result import Result
-from tracker.score.trend import moves
+from tracker.score.trend import moves, trend_check
 from tracker.score.whatif import watch_next
 from tracker.text import escape_controls, escape_fields
 
@@ -103,6 +103,7 @@ def to_json(result: Result, movers: int = 5) -> dict[str, Any]:
                       for k, s in enumerate(scen)],
         "leading": scen[int(np.argmax(result.post[t]))],
         "trend": result.trend[t],
+        **_trend_check(result, t),
         "evidence_only": {s: _num(result.evidence_only[t, k]) for k, s in enumerate(scen)},
         "prior": {s: _num(math.exp(result.model.log_prior[k])) for k, s in enumerate(scen)},
         "coverage": _num(result.coverage[t]),
@@ -111,6 +112,34 @@ def to_json(result: Result, movers: int = 5) -> dict[str, Any]:
         "no_data": [r["indicator"] for r in rows if r["observation"] is None],
         "watch_next": watch_next(result, t),
     }
+
+
+def _trend_check(result: Result, t: int) -> dict[str, Any]:
+    """{"trend_check": …} when a material rise is not called, else nothing: every other
+    document keeps its bytes (issue 14)."""
+    check = trend_check(result, t)
+    return {"trend_check": {**check, "message": trend_check_line(check)}} if check else {}
+
+
+PHRASES = {
+    "breadth": lambda c: (f"one indicator carries {c['value']:.0%} of the move (needs two, or none above "
+                          f"{c['threshold']:.0%})"),
+    "new_evidence": lambda c: (f"only {c['value']:.0%} of the move is new evidence, the rest old evidence "
+                               f"fading (needs {c['threshold']:.0%})"),
+    "coverage": lambda c: f"only {c['value']:.0%} of the weight has fresh data (needs {c['threshold']:.0%})",
+    "persistence": lambda c: (f"it has qualified at {c['value']:g} evaluation (needs {c['threshold']:g} in a row)"
+                              if c["value"] else "it has not qualified yet"),
+}
+
+
+def trend_check_line(check: dict[str, Any]) -> str:
+    """One line: "B +0.21 over 13 weeks, not called: one indicator carries 100% of the move
+    (needs two, or none above 75%)". Persistence is named only when nothing else failed: any
+    other failure already means the week did not qualify."""
+    failed = [c for c in check["conditions"] if not c["met"]]
+    named = [c for c in failed if c["name"] != "persistence"] or failed
+    why = "; ".join(PHRASES[c["name"]](c) for c in named)
+    return f"{check['scenario']} {check['change']:+.2f} over {check['window_weeks']} weeks, not called: {why}"
 
 
 ARROWS = {1: "↑", -1: "↓", 0: "→"}
@@ -130,8 +159,10 @@ def render_score(doc: dict[str, Any]) -> str:
     escaped (a note or URL could otherwise clear the screen or retitle the window)."""
     doc = escape_fields(doc)
     w = doc["window_weeks"]
-    lines = [f"{doc['pack']} — as of {doc['as_of']}", "", headline(doc), "",
-             f"  {'scenario':<34} {'p now':>6} {f'{w}w ago':>7} {'Δ':>7}"]
+    lines = [f"{doc['pack']} — as of {doc['as_of']}", "", headline(doc)]
+    if doc.get("trend_check"):
+        lines.append(doc["trend_check"]["message"])
+    lines += ["", f"  {'scenario':<34} {'p now':>6} {f'{w}w ago':>7} {'Δ':>7}"]
     for s in doc["scenarios"]:
         before = "—" if s["probability_before"] is None else f"{s['probability_before']:.2f}"
         change = s["change"] or 0.0
@@ -152,9 +183,22 @@ def render_score(doc: dict[str, Any]) -> str:
             lines.append("  no data yet: " + ", ".join(doc["no_data"]))
     if doc["watch_next"]:
         lines += ["", "Watch next (one change that would move the call):"]
-        for x in doc["watch_next"][:3]:
-            lines.append(f"  {x['indicator']}: {x['from_state'] or 'no data'} → {x['to_state']}  flips {x['flips']}")
+        lines += [f"  {watch_line(x)}" for x in doc["watch_next"][:WATCH_SHOWN]]
+        more = len(doc["watch_next"]) - WATCH_SHOWN
+        if more > 0:
+            lines.append(f"  and {more} more (tracker explain lists them all)")
+    else:
+        lines += ["", "Watch next: no single change of state would start or end a trend call or change the lead."]
     return "\n".join(lines)
+
+
+WATCH_SHOWN = 3
+"""The terminal's cut of the watch list; --json, the digest and explain carry all of it."""
+
+
+def watch_line(x: dict[str, Any]) -> str:
+    """One watch-next item as score and explain print it (the digest's templates say the same)."""
+    return f"{x['indicator']}: {x['from_state'] or 'no data'} → {x['to_state']}  {x['flips']}"
 
 
 def mover_line(m: dict[str, Any]) -> str:
@@ -165,24 +209,50 @@ def mover_line(m: dict[str, Any]) -> str:
     return f"{m['indicator']:<24} {str(m['state']):<20} {change}  [{m['change_kind']}]  {cite}"
 
 
+def explain_rows(result: Result, t: int) -> list[dict[str, Any]]:
+    """indicator_rows plus, for a signpost whose stall term counts, its bits split into the
+    stage reached (`level_bits`) and time without progress (`stall_bits`); both None otherwise."""
+    scen = result.model.scenarios
+    stall = result.stall_bits(t)
+    level = result.contributions(t) - stall
+    index = {iid: i for i, iid in enumerate(result.model.ids)}
+    rows = indicator_rows(result, t)
+    for r in rows:
+        i = index[r["indicator"]]
+        has = bool(np.abs(stall[i]).max() > 0)
+        r["level_bits"] = {s: _num(level[i, k]) for k, s in enumerate(scen)} if has else None
+        r["stall_bits"] = {s: _num(stall[i, k]) for k, s in enumerate(scen)} if has else None
+    return rows
+
+
 def render_explain(result: Result, scenario: str | None, t: int | None = None) -> str:
     """Every indicator's contribution in bits; the rows and the prior add up to the log-odds.
     Stored and pack text is shown with its control characters escaped, as in render_score."""
     t = len(result.grid) - 1 if t is None else t
     scen = result.model.scenarios
-    rows = escape_fields(indicator_rows(result, t))
+    rows = escape_fields(explain_rows(result, t))
     post = result.post[t]
     clr = (np.log2(post) - np.log2(post).mean())
     header = "  ".join(f"{s:>7}" for s in scen)
-    lines = [f"{result.pack.name} — contributions as of {result.as_of.date()} (bits, centred)", "",
-             f"  {'':<28} {header}   state / observation"]
+    group = len(header)
+    stalls = any(r["stall_bits"] for r in rows)
+    split = f"   {'level (stage reached)':<{group}}   {'stall (no progress)':<{group}}" if stalls else ""
+    lines = [f"{result.pack.name} — contributions as of {result.as_of.date()} (bits, centred)", ""]
+    if stalls:
+        lines.append(f"  {'':<28} {'total':<{group}}{split}")
+    lines.append(f"  {'':<28} {header}" + (f"   {header}   {header}" if stalls else "") + "   state / observation")
     prior = result.prior_bits()
     lines.append(f"  {'prior':<28} " + "  ".join(f"{x:>+7.3f}" for x in prior))
     for r in sorted(rows, key=lambda r: -max(abs(v or 0) for v in r["bits"].values())):
         obs = r["observation"] or {}
         what = obs.get("level") if "level" in obs else obs.get("value")
         cite = f"{r['state']}: {what} on {obs.get('date')}, {obs.get('source_url')}" if obs else "no data"
-        lines.append(f"  {r['indicator']:<28} " + "  ".join(f"{r['bits'][s]:>+7.3f}" for s in scen) + f"   {cite}")
+        cells = "  ".join(f"{r['bits'][s]:>+7.3f}" for s in scen)
+        if stalls:
+            parts = [r["level_bits"], r["stall_bits"]] if r["stall_bits"] else [None, None]
+            cells += "".join("   " + ("  ".join(f"{round(p[s], 3) + 0.0:>+7.3f}" for s in scen) if p else " " * group)
+                             for p in parts)
+        lines.append(f"  {r['indicator']:<28} {cells}   {cite}")
     lines.append(f"  {'= log2 posterior (centred)':<28} " + "  ".join(f"{x:>+7.3f}" for x in clr))
     lines.append(f"  {'posterior':<28} " + "  ".join(f"{x:>7.3f}" for x in post))
     if scenario:
@@ -194,8 +264,8 @@ def render_explain(result: Result, scenario: str | None, t: int | None = None) -
             verdict = "would give it the lead" if pair["flips"] else "would not be enough for the lead"
             lines += ["", f"Best pair toward {scenario}: {moves_txt} {verdict} "
                           f"({', '.join(f'{k} {v:.2f}' for k, v in pair['probabilities'].items())})"]
-    wn = escape_fields(watch_next(result, t, limit=20))
+    wn = escape_fields(watch_next(result, t))
     if wn:
-        lines += ["", "What would change the call:"]
-        lines += [f"  {x['indicator']}: {x['from_state'] or 'no data'} → {x['to_state']}: {x['flips']}" for x in wn]
+        lines += ["", "What would change the call (every single change of state that would):"]
+        lines += [f"  {watch_line(x)}" for x in wn]
     return escape_controls("\n".join(lines), keep="\n")
