@@ -14,6 +14,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 _received: list[int] = []
 
@@ -42,32 +43,29 @@ def check() -> None:
         raise _exception(_received[-1])
 
 
-@contextlib.contextmanager
-def sigterm_raises() -> Iterator[None]:
+def sigterm_raises() -> contextlib.AbstractContextManager[None]:
     """SIGTERM raises Terminated for the block (main thread only), for commands run in-process;
     a second one does not cut the clean-up short."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
     def handler(signum: int, frame: object) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Terminated("terminated by SIGTERM")
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return _swapped({signal.SIGTERM: handler})
+
+
+def held() -> contextlib.AbstractContextManager[None]:
+    """Both signals ignored for the block (main thread only): the clean-up after an interrupt."""
+    return _swapped({signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN})
 
 
 @contextlib.contextmanager
-def held() -> Iterator[None]:
-    """Both signals ignored for the block (main thread only): the clean-up after an interrupt."""
+def _swapped(handlers: dict[int, Any]) -> Iterator[None]:
+    """These handlers for the block, the previous ones after it; signals are the main thread's
+    alone, so elsewhere the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
         yield
     finally:

@@ -14,7 +14,6 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from tracker.errors import InputError
 from tracker.pack.types import Outcome
@@ -77,7 +76,3 @@ def default_span(outcomes: list[Outcome], today: dt.date) -> tuple[dt.date, dt.d
     first = dt.date.fromisoformat(min(o.start for o in outcomes))
     ends = [dt.date.fromisoformat(o.end) if o.end else today for o in outcomes]
     return first, min(max(ends), today)
-
-
-def grid_days(result: Result) -> list[dt.date]:
-    return [pd.Timestamp(d).date() for d in result.grid]

@@ -179,8 +179,3 @@ def trend_check(result: Result, t: int) -> dict[str, Any] | None:
 def _condition(name: str, value: float, threshold: float, met: bool) -> dict[str, Any]:
     return {"name": name, "value": value if isinstance(value, int) else round(float(value), 4),
             "threshold": threshold, "met": bool(met)}
-
-
-def trend_calls(result: Result, cfg: Scoring) -> list[dict[str, Any] | None]:
-    """The call at every grid date (walk's first half)."""
-    return walk(result, cfg)[0]

@@ -8,6 +8,7 @@ migrations made, is refused with one line and left exactly as it was.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -118,6 +119,7 @@ def _missing(db: sqlite3.Connection, applied: int) -> str:
     return ""
 
 
+@functools.cache
 def _expected(applied: int) -> dict[str, list[str]]:
     """Tables and columns as the first `applied` migrations make them, read off a scratch database."""
     with contextlib.closing(sqlite3.connect(":memory:")) as scratch:
