@@ -13,6 +13,11 @@ Sections:
   4. ingest: loopback `csv` sources with injected latency, `tracker ingest` concurrent
      against one by one, with the per-host limit checked by the servers
   5. profile: where the time of the slowest paths goes (cProfile, top functions)
+  6. e2e: the user's path on 2,000 `file` indicators × 10 years (`tracker ingest`, `score`,
+     `backtest`, `digest --out` as child processes, wall and peak RSS) against the bare floors
+     of the same run, and with --with-10k score at 10,000 indicators (benchmarks/end_to_end.py)
+  7. site: `tracker site` on the default pack (< 5 s) and on 100 / 500 synthetic indicators, for
+     linear growth (benchmarks/site_bench.py)
 
 The Markdown table at the end is meant to be pasted into the README verbatim.
 Every measurement runs in a child process (`--child …`), so no state leaks between figures.
@@ -647,9 +652,29 @@ def section_profile(quick: bool) -> None:
     out()
 
 
+# ---------------------------------------------------------------- 6. end to end
+
+def section_e2e(quick: bool, with_10k: bool) -> None:
+    """benchmarks/end_to_end.py, its judged figures recorded in the summary. The 10,000-indicator
+    point is off unless asked for: with today's ingest it adds about ten minutes (issue 20)."""
+    import end_to_end
+
+    n, years = (20, 1) if quick else (2000, 10)
+    out(f"## 6. End to end: {n:,} `file` indicators × {years} y daily, ingest → score → backtest → digest")
+    out("  each command a child process in the pack's folder with COLUMNS=80: wall time and its own peak RSS "
+        "(wait4 ru_maxrss); the floors are child processes of the same run (benchmarks/e2e_floors.py)")
+    report = end_to_end.benchmark(n, years, None, with_10k and not quick, end_to_end.Limits(), out)
+    out()
+    for line in report.lines():
+        out(line)
+    for v in report.verdicts():
+        record(v.figure, v.measured, v.target, v.met)
+    out()
+
+
 # ---------------------------------------------------------------- main
 
-SECTIONS = ("startup", "scale", "store", "ingest", "profile")
+SECTIONS = ("startup", "scale", "store", "ingest", "profile", "e2e", "site")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -659,6 +684,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, help="rounds of child processes per scale/store size "
                     "(default: scale 7, store 3; quick 1)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
+    ap.add_argument("--with-10k", action="store_true", help="e2e: also ingest and score 10,000 indicators "
+                    "(about ten more minutes today)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--pack", type=Path, help=argparse.SUPPRESS)
@@ -705,6 +732,12 @@ def main(argv: list[str] | None = None) -> int:
         section_ingest(args.quick)
     if "profile" in sections:
         section_profile(args.quick)
+    if "e2e" in sections:
+        section_e2e(args.quick, args.with_10k)
+    if "site" in sections:
+        from site_bench import section_site
+
+        section_site(args.quick, record, out, timed_run, bench_env()[0], shown)
     out(f"## Summary ({time.perf_counter() - started:.0f} s; load average at the end {load_average()})")
     out()
     out("```")

@@ -30,6 +30,7 @@ from tracker.pack.config_schema import load_config
 from tracker.pack.load import Pack, load_pack
 from tracker.pack.records import from_model
 from tracker.pack.types import Indicator, ScenarioSet
+from tracker.store import columns
 
 RATIONALE = "A test indicator: its numbers are chosen to make the arithmetic easy to follow."
 
@@ -143,6 +144,8 @@ def copy_known_at(src: Path, dst: Path, day: dt.date) -> None:
         db.execute(f"DELETE FROM observations WHERE vintage_id IN ({late})", (eod,))
         db.execute("DELETE FROM vintages WHERE fetched_at > ?", (eod,))
         db.execute("DELETE FROM observations WHERE published > ? OR date > ?", (str(day), str(day)))
+        db.execute("DELETE FROM vintage_columns")    # the scorer's packed columns, made again from the rows left
+        columns.backfill(db)
     db.close()
 
 

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from tracker.cli import main
+from tracker.views.terminal import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "business-cycle"
@@ -34,15 +35,19 @@ def test_after_pos2_price_agreed_the_score_calls_b_or_says_why_not(tmp_path: Pat
     day = (dt.date.today() - dt.timedelta(weeks=13)).isoformat()
     run(cfg, "observe", "pos2-stage", "price_agreed", "--date", day, "--url", "https://example.org", "--note", "test")
     text = run(cfg, "score")
-    headline, reason = text.splitlines()[2:4]
-    assert "B is trending" in headline or re.match(r"B \+0\.\d\d over 13 weeks, not called: \S", reason), text
     doc = json.loads(run(cfg, "score", "--json"))
-    assert doc["trend"] or doc["trend_check"]["message"] == reason
+    if doc["trend"]:
+        assert "B is trending" in text.splitlines()[2], text
+    else:                                   # the reason, wrapped to the terminal's 80 columns
+        reason = doc["trend_check"]["message"]
+        assert re.match(r"B \+0\.\d\d over 13 weeks, not called: \S", reason), text
+        assert text.splitlines()[3:3 + len(fit(reason, columns=80))] == fit(reason, columns=80)
     items = [f"{w['indicator']}: {w['from_state'] or 'no data'} → {w['to_state']}  {w['flips']}"
              for w in doc["watch_next"]]
     assert not any("threshold" in x for x in items)
     shown = text.split("Watch next (one change that would move the call):\n")
-    assert (shown[1].splitlines()[:min(3, len(items))] if len(shown) > 1 else []) == [f"  {x}" for x in items[:3]]
+    wrapped = [line for x in items[:3] for line in fit(x, "  ", columns=80)]
+    assert (shown[1].splitlines()[:len(wrapped)] if len(shown) > 1 else []) == wrapped
     explain = run(cfg, "explain")
     listed = explain.split("(every single change of state that would):\n")
     assert (listed[1].splitlines() if len(listed) > 1 else []) == [f"  {x}" for x in items]

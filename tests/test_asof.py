@@ -16,6 +16,7 @@ from packbuilder import copy_known_at, frame, numeric, ordinal, scenarios, utc, 
 
 from tracker import service
 from tracker.cli import main
+from tracker.store import columns
 from tracker.views import report
 
 D = dt.date(2023, 6, 30)
@@ -111,7 +112,14 @@ def change_row(path: Path, vintage: int, date: str) -> None:
         db.execute("UPDATE observations SET value = value * -3 + 7, "
                    "level = CASE level WHEN 'talks' THEN 'built' ELSE 'talks' END "
                    "WHERE vintage_id = ? AND date = ?", (vintage, date))
+        repack(db, vintage)
     db.close()
+
+
+def repack(db: sqlite3.Connection, vintage: int) -> None:
+    """The scorer reads each vintage's packed columns (store/columns.py): pack the edited rows again."""
+    db.execute("DELETE FROM vintage_columns WHERE vintage_id = ?", (vintage,))
+    columns.backfill(db)
 
 
 def test_changing_any_post_date_row_changes_nothing(project: Path, tmp_path: Path) -> None:
@@ -133,6 +141,8 @@ def test_changing_any_post_date_row_changes_nothing(project: Path, tmp_path: Pat
         db.execute("UPDATE observations SET value = 100 WHERE date = '2023-03-31' AND vintage_id = "
                    "(SELECT id FROM vintages WHERE indicator = 'growth' AND fetched_at <= ? "
                    " ORDER BY fetched_at DESC LIMIT 1)", (f"{D}T23:59:59Z",))
+        repack(db, db.execute("SELECT id FROM vintages WHERE indicator = 'growth' AND fetched_at <= ? "
+                              "ORDER BY fetched_at DESC LIMIT 1", (f"{D}T23:59:59Z",)).fetchone()[0])
     db.close()
     assert as_of_doc()["scenarios"] != reference["scenarios"]
 

@@ -100,7 +100,7 @@ def test_terminal_reports_escape_stored_text(project: Path, args: list[str]) -> 
 def test_score_shows_the_escaped_url_on_one_line(project: Path) -> None:
     out = invoke("score", "--as-of", "2024-06-30", "--config", str(project)).stdout
     assert "Watch\\x1b[5m list — as of 2024-06-30" in out
-    assert "(https://example.org/a\\x1b[31m?b=\\x9b2J)" in out
+    assert "· https://example.org/a\\x1b[31m?b=\\x9b2J\n" in out
 
 
 def test_status_shows_a_run_error_escaped(project: Path) -> None:

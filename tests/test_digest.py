@@ -268,11 +268,12 @@ def test_out_writes_a_preview_and_records_nothing(site: Site, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == [
-        "digest-2025-06-02.eml", "digest-2025-06-02.html", "digest-2025-06-02.png"]
+        "digest-2025-06-02-indicators.csv", "digest-2025-06-02.eml", "digest-2025-06-02.html",
+        "digest-2025-06-02.png"]
     html = (out / "digest-2025-06-02.html").read_text()
     assert 'src="digest-2025-06-02.png"' in html and "cid:" not in html
     msg = email.message_from_bytes((out / "digest-2025-06-02.eml").read_bytes(), policy=email.policy.default)
-    assert msg.get_content_type() == "multipart/alternative"
+    assert msg.get_content_type() == "multipart/mixed"      # the body, and the CSV of every indicator
     assert msg["To"] == "tracker@localhost"           # no digest: section configured
     assert "as of 2025-06-04" in msg.get_body(("plain",)).get_content()
     with site.store() as store:

@@ -155,10 +155,11 @@ def test_first_ingest_stores_every_source_then_unchanged_sources_add_nothing(pro
     assert [csv_hit.status, json_hit.status, imf_hit.status] == [304, 304, 304]
     for iid in CONDITIONAL:
         assert second.by_id[iid]["rows"] is None  # nothing was parsed: 304
-    for iid, path in UNCONDITIONAL.items():  # these APIs give no validators: fetched, compared, dropped
+        assert second.by_id[iid]["answer"] == "not_modified"
+    for iid, path in UNCONDITIONAL.items():  # these APIs give no validators: fetched, known by the body's hash
         (hit,) = later[path]
         assert hit.status == 200 and "If-None-Match" not in hit.headers
-        assert second.by_id[iid]["rows"] == EXPECTED_ROWS[iid]
+        assert second.by_id[iid]["rows"] is None and second.by_id[iid]["answer"] == "same_body"
 
     runs = query(project.cfg, "SELECT id, kind, status FROM runs ORDER BY id")
     assert [(k, s) for _, k, s in runs] == [("ingest", "ok"), ("ingest", "ok")]
@@ -208,7 +209,8 @@ def test_manual_sources_are_skipped_and_never_get_an_empty_vintage(project: Proj
     run = cli(project.cfg, "signpost", "--json")
     assert run.code == 0, run.stderr
     assert run.doc == {"results": [{"indicator": "signpost", "status": "skipped", "rows": None,
-                                    "seconds": 0.0, "error": "recorded by analysts with `tracker observe`"}],
+                                    "seconds": 0.0, "error": "recorded by analysts with `tracker observe`",
+                                    "answer": None}],
                        "failed": []}
     assert project.srv.hits == [] and vintage_counts(project.cfg) == {}
     assert query(project.cfg, "SELECT indicator, status FROM source_results") == [("signpost", "skipped")]

@@ -231,7 +231,7 @@ def test_every_fault_is_reported_per_source_and_the_rest_is_ingested(
     runs = query(cfg, "SELECT id, kind, status, detail FROM runs ORDER BY id")
     assert [(k, s) for _, k, s, _ in runs] == [("ingest", "ok"), ("ingest", "partial")]
     detail = json.loads(runs[1][3])
-    assert detail == {"failed": FAIL, "new": ["f_429", "f_500"]}
+    assert detail == {"failed": FAIL, "empty": [], "new": ["f_429", "f_500"]}
     recorded = query(cfg, "SELECT indicator, status, rows, error FROM source_results WHERE run_id = ? "
                           "ORDER BY indicator", runs[1][0])
     assert recorded == [(r["indicator"], r["status"], r["rows"], r["error"]) for r in second.doc["results"]]

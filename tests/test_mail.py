@@ -77,10 +77,14 @@ def sends(site: Site) -> list[dict[str, Any]]:
 
 
 def assert_digest_tree(msg: EmailMessage) -> str:
-    """multipart/alternative[text/plain, multipart/related[text/html, image/png]]; every cid:
-    in the HTML has its part. Returns the HTML."""
-    assert msg.get_content_type() == "multipart/alternative"
-    plain, related = msg.get_payload()
+    """multipart/mixed[multipart/alternative[text/plain, multipart/related[text/html, image/png]],
+    text/csv]; every cid: in the HTML has its part; the CSV lists every indicator. Returns the HTML."""
+    assert msg.get_content_type() == "multipart/mixed"
+    body, table = msg.get_payload()
+    assert table.get_content_type() == "text/csv" and table.get_filename().endswith("-indicators.csv")
+    assert table.get_content().startswith("indicator,name,group,state,state_week_before,")
+    assert body.get_content_type() == "multipart/alternative"
+    plain, related = body.get_payload()
     assert plain.get_content_type() == "text/plain"
     assert related.get_content_type() == "multipart/related"
     parts = related.get_payload()

@@ -139,7 +139,7 @@ def test_score_table_prints_the_same_numbers(cfg: Path) -> None:
     assert re.search(r"B  Scenario B\s+0\.40\s+0\.07\s+\+0\.33 ↑", text)
     assert re.search(r"C  Scenario C\s+0\.16\s+0\.45\s+-0\.30 ↓", text)
     assert "evidence alone (uniform prior): A 0.28, B 0.51, C 0.20; coverage 88%" in text
-    assert "stale: num2" in text
+    assert "stale (1): num2" in text
 
 
 def test_explain_rows_add_up_to_the_centred_log_posterior(cfg: Path) -> None:

@@ -307,3 +307,51 @@ def test_sql_missing_env_var_and_secrets_stay_out(tmp_path: Path) -> None:
 def test_manual_returns_an_empty_ordinal_frame() -> None:
     frame = fetch(ManualSource(kind="manual"), ctx())
     assert frame.empty and list(frame.columns) == ["date", "level"]
+
+
+# ---------------------------------------------------------------- the plain-CSV fast path (issue 20)
+
+PLAIN = [
+    "date,value\n2024-01-31,1.5\n2024-02-29,-2\n",
+    "date,value,published,source_url,note\n2024-03-31,1e3,2024-04-02,https://x.example/a,first\n"
+    "2024-01-31,.5,,,\n2024-02-29, 7 ,2024-03-01,,a note\n",
+    "date,value\r\n2024-01-31,1\r\n\r\n2024-02-29,n/a\r\n2024-03-31,NA\r\n",
+    "date , value ,url\n2024-01-31,1,https://u.example\n,,\n",
+    "date,value\n",
+    "date,value,source_url,url\n2024-01-31,1,,https://fallback.example\n2024-02-29,2,https://own.example,https://x\n",
+]
+GENERAL = [
+    'date,value\n2024-01-31,"1,5"\n',               # quoted
+    "date;value\n2024-01-31;1\n",                     # semicolons
+    "date,value\n31/01/2024,1\n",                     # not an ISO day
+    "date,value\n2024-02-30,1\n",                     # no such day
+    "date,value\n2024-01,1\n",                        # a month: the general path reads periods
+    "date,value\n2024-01-31,abc\n",                   # not a number
+    "date,value\n2024-01-31,1,9\n",                   # a line wider than the header
+    "date,value,note\n2024-01-31,1\n",                # a truncated line
+    "date,date\n2024-01-31,2024-01-31\n",             # a column twice
+    "day,value\n2024-01-31,1\n",                      # no date column
+    "\ufeffdate,value\n2024-01-31,1\n",               # a byte-order mark
+    "date,value\n2024-01-31,1\n2024-01-31,2\n",        # one date twice: both paths refuse it alike
+]
+
+
+@pytest.mark.parametrize("text", PLAIN)
+def test_the_plain_csv_path_gives_the_general_paths_frame(text: str) -> None:
+    from tracker.sources.file_source import csv_records, plain_csv, tidy
+
+    fast = plain_csv(text.encode(), "date", "value", 2.0)
+    assert fast is not None
+    columns, records = csv_records(text)
+    pd.testing.assert_frame_equal(fast, tidy(records, columns, date="date", value="value", scale=2.0))
+
+
+@pytest.mark.parametrize("text", GENERAL)
+def test_anything_unusual_goes_to_the_general_path(text: str) -> None:
+    from tracker.sources import SourceError
+    from tracker.sources.file_source import plain_csv
+
+    try:
+        assert plain_csv(text.encode(), "date", "value") is None
+    except SourceError as exc:
+        assert "rows dated 2024-01-31" in str(exc)       # the duplicate: the same words as the general path

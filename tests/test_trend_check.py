@@ -16,6 +16,7 @@ from test_trend import LIK, STATES, weekly
 from tracker import service
 from tracker.cli import main
 from tracker.ops.nightly import alert_message
+from tracker.views.terminal import fit
 
 STRONG = {"lo": {"A": 0.5, "B": 0.1, "C": 0.5}, "hi": {"A": 0.5, "B": 0.8, "C": 0.5}}
 ONLY_B = {"lo": {"A": 0.5, "B": 0.25, "C": 0.5}, "hi": {"A": 0.5, "B": 0.75, "C": 0.5}}
@@ -70,7 +71,8 @@ def test_one_indicator_carrying_the_move_is_named_in_every_view(tmp_path: Path) 
         "message": line}
     assert 0.075 <= check["change"] < 0.085
     text = score(cfg, "2023-03-10")
-    assert text.splitlines()[2:4] == ["A (Scenario A) leads at 0.46; no clear trend over 13 weeks", line]
+    assert text.splitlines()[2] == "A (Scenario A) leads at 0.46; no clear trend over 13 weeks"
+    assert text.splitlines()[3:5] == fit(line, columns=80)          # wrapped at a space, not in a word
     digest = CliRunner().invoke(main, ["digest", "--week", "2023-03-10", "--config", str(cfg)]).stdout
     assert f"no clear trend over 13 weeks.\n{line}.\n" in digest
     ctx = service.load(str(cfg))

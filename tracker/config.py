@@ -81,6 +81,13 @@ class Digest:
 
 
 @plain
+class Site:
+    out: str
+    """The folder `tracker run` rewrites with the static site after scoring (relative: from config.yaml's
+    folder); the same as `tracker site OUT` (issue 19)."""
+
+
+@plain
 class Config:
     pack: str
     store: str = "tracker.db"
@@ -95,8 +102,12 @@ class Config:
     """API keys: name used by a source's `api_key:` → environment variable holding it."""
     stale_after: str = "1.5d"
     """`tracker status` fails when the last good nightly run is older than this."""
+    empty_after: int = 7
+    """A source whose answers held no data on this many nights in a row is failing (issue 15)."""
     data_dirs: list[str] = field(default_factory=list)
     """Folders outside the project that `file` sources may read (none other); see data_paths."""
+    site: Site | None = None
+    """Where the nightly run writes the static site; None: it writes none."""
     base_dir: Path = Path(".")
     """The folder of config.yaml: relative paths in it are read from there (not a YAML key)."""
 

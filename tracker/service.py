@@ -86,5 +86,5 @@ def score(ctx: Context, store: Store, day: dt.date, weeks: int | None = None, wi
     from tracker.score import scoring
 
     cfg = ctx.config.scoring if window is None else dataclasses.replace(ctx.config.scoring, window=window)
-    history = store.vintages_until(day)
-    return scoring.score(ctx.pack, history, pd.Timestamp(day), cfg, weeks=weeks)
+    with store.snapshot():     # the indicators read for share_of and the rest, from one state of the file
+        return scoring.score(ctx.pack, lambda ids: store.series_until(day, ids), pd.Timestamp(day), cfg, weeks=weeks)

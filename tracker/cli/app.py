@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tracker import __version__
-from tracker.cli import data, digest, evaluate, ingest, ops, pack, score
+from tracker.cli import data, digest, evaluate, ingest, ops, pack, score, site, sources
 
 
 @click.group()
@@ -14,6 +14,6 @@ def main() -> None:
     """Which of several futures is the world drifting toward, and why."""
 
 
-for _module in (pack, score, evaluate, data, ingest, ops, digest):
+for _module in (pack, score, evaluate, data, ingest, ops, digest, site, sources):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 import click
 
@@ -37,15 +38,34 @@ def ingest(ids: tuple[str, ...], config_path: str | None, as_json: bool) -> int:
 
 
 def summary_table(results: list[dict]) -> str:
-    words = {"new": "new vintage", "unchanged": "unchanged", "failed": "FAILED", "skipped": "manual"}
+    """One row per source; with more than MANY_SOURCES, the failures and empty answers all, the
+    new vintages up to CHANGES_SHOWN, and the rest as counts."""
+    from tracker.sources.ingest import MANY_SOURCES
+
+    words = {"new": "new vintage", "unchanged": "unchanged", "empty": "empty", "failed": "FAILED",
+             "skipped": "manual"}
+    shown, more = results, 0
+    if len(results) > MANY_SOURCES:
+        bad = [r for r in results if r["status"] in ("failed", "empty")]
+        new = [r for r in results if r["status"] == "new"]
+        shown, more = bad + new[:CHANGES_SHOWN], max(0, len(new) - CHANGES_SHOWN)
     lines = [f"{'source':<28} {'rows':>6} {'result':<12} {'time':>7}  error"]
-    for r in results:
+    for r in shown:
         rows = "" if r["rows"] is None else str(r["rows"])
         lines.append(f"{r['indicator']:<28} {rows:>6} {words[r['status']]:<12} {r['seconds']:>6.1f}s  "
                      f"{r['error'] or ''}")
-    failed = sum(r["status"] == "failed" for r in results)
-    lines.append(f"{len(results)} sources: {failed} failed" if failed else f"{len(results)} sources: all ok")
+    if more:
+        lines.append(f"and {more:,} more new vintages (tracker ingest --json lists every source)")
+    counts = Counter(words[r["status"]] for r in results)
+    failed, empty = counts["FAILED"], counts["empty"]
+    lines.append((f"{len(results):,} sources: {failed:,} failed" if failed else f"{len(results):,} sources: all ok")
+                 + (f"; {empty:,} answered with no data" if empty else "")
+                 + ("" if len(results) <= MANY_SOURCES else
+                    f" ({counts['new vintage']:,} new, {counts['unchanged']:,} unchanged)"))
     return "\n".join(lines)
+
+
+CHANGES_SHOWN = 20
 
 
 COMMANDS = [ingest]

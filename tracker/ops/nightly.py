@@ -108,7 +108,7 @@ def _run(ctx: Context, store: Store, run_id: int, now: dt.datetime, detail: dict
     fetched = ingest.ingest(ctx, store, now=now)
     detail["failed_sources"] = fetched.failed
     detail["sources"] = {s: sum(r["status"] == s for r in fetched.results)
-                         for s in ("new", "unchanged", "failed", "skipped")}
+                         for s in ("new", "unchanged", "empty", "failed", "skipped")}
     day = now.astimezone(ZoneInfo(ctx.config.timezone)).date()
     result = service.score(ctx, store, day)
     store.save_scores(run_id, result.frame().tail(SCORE_WEEKS))
@@ -141,8 +141,27 @@ def _run(ctx: Context, store: Store, run_id: int, now: dt.datetime, detail: dict
             detail["alert_error"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, TrackerError) \
                 else str(exc)
             log.error("alert not sent (%s); it is retried on the next run", detail["alert_error"])
-    # A change nobody was told of is as much a failure to report as a source that failed.
-    return 3 if detail.get("alert_error") else fetched.exit_code
+    if ctx.config.site is not None:
+        _write_site(ctx, store, day, result, detail, ctx.config.path(ctx.config.site.out))
+    # A change nobody was told of is as much a failure to report as a source that failed; so is
+    # a site left stale.
+    return 3 if detail.get("alert_error") or detail.get("site_error") else fetched.exit_code
+
+
+def _write_site(ctx: Context, store: Store, day: dt.date, result: Any, detail: dict[str, Any], out: Path) -> None:
+    """Rewrite the static site from this run's scores (issue 19), swapped in whole. A failed write
+    is recorded and logged and makes the run partial (exit 3), as a failed source does; the
+    scores are already stored, and the previous site stays as it was."""
+    from tracker.views import site
+
+    try:
+        made = site.write_site(ctx, store, day, out, result)
+    except Exception as exc:  # noqa: BLE001 — reported like a failed source, never a failed run
+        detail["site_error"] = str(exc) if isinstance(exc, TrackerError) else f"{type(exc).__name__}: {exc}"
+        log.error("site not written to %s (%s); the previous site is left as it was", out, detail["site_error"])
+        return
+    detail["site"] = made
+    log.info("site written to %s: %d pages, %d charts", out, made["pages"], made["charts"])
 
 
 def baseline(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -216,6 +235,7 @@ def summary(detail: dict[str, Any]) -> str:
     text = (f"{src.get('new', 0)} new, {src.get('unchanged', 0)} unchanged, {len(failed)} failed"
             f"{' (' + ', '.join(failed) + ')' if failed else ''}; {probs}; trend {trend}; "
             f"{len(detail.get('changes', []))} change(s), {len(detail.get('alerts', []))} alert(s) sent")
+    text += f"; site not written: {detail['site_error']}" if detail.get("site_error") else ""
     return text + (f"; alert failed: {detail['alert_error']}" if detail.get("alert_error") else "")
 
 

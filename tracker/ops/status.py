@@ -13,6 +13,7 @@ from tracker.errors import TrackerError
 from tracker.ops import nightly, schedule
 from tracker.ops.liveness import close_dead_runs
 from tracker.service import Context
+from tracker.store import sourcelog
 from tracker.store.db import Store, iso_instant
 
 RECENT = 10
@@ -45,6 +46,8 @@ def status(ctx: Context, store: Store, now: dt.datetime) -> tuple[dict[str, Any]
         "last_run": _run_row(latest[0]) if latest else None,
         "runs": [_run_row(r) for r in store.runs(limit=RECENT)],
         "failing_sources": store.failing_sources(),
+        "empty_sources": sourcelog.empty_sources(store, _live(ctx)),
+        "empty_after": cfg.empty_after,
         "next_runs": schedule.next_runs(cfg, now),
         "sends": store.sends(limit=3),
         "alert_error": _alert_error(store),
@@ -59,10 +62,15 @@ def _fetched_nothing(run: dict[str, Any] | None) -> list[str]:
     rests on old data only (issue 16: status said OK after such a run)."""
     counts = (run or {}).get("detail", {}).get("sources") or {}
     failed = counts.get("failed", 0)
-    if not failed or counts.get("new", 0) or counts.get("unchanged", 0):
+    if not failed or counts.get("new", 0) or counts.get("unchanged", 0) or counts.get("empty", 0):
         return []
     return [f"every live source failed in the last nightly run ({failed} of {failed}); "
             "see failing_sources, then `tracker ingest` to retry"]
+
+
+def _live(ctx: Context) -> list[str]:
+    """The indicators whose source is fetched (not recorded by analysts)."""
+    return [iid for iid, ind in ctx.pack.indicators.items() if ind.source.kind != "manual"]
 
 
 def _staleness(ctx: Context, store: Store, now: dt.datetime) -> dict[str, Any]:
@@ -115,6 +123,11 @@ def render(doc: dict[str, Any]) -> str:
     if doc["failing_sources"]:
         lines += ["", "Failing sources (latest attempt):"]
         lines += [f"  {s['indicator']}: {s['error']} (run of {s['at']})" for s in doc["failing_sources"]]
+    if doc.get("empty_sources"):
+        lines += ["", "Answered with no data (latest attempt; failing after "
+                      f"{doc['empty_after']} nights in a row):"]
+        lines += [f"  {s['indicator']}: {s['nights']} night(s) in a row, since {s['since']}"
+                  for s in doc["empty_sources"]]
     if doc.get("score_error"):
         lines += ["", f"Could not score: {doc['score_error']}"]
     if doc.get("stale"):

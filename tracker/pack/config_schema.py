@@ -138,6 +138,11 @@ class Digest(Strict):
     alerts_to: list[Address] = []
 
 
+class Site(Strict):
+    out: Folder
+    """The folder `tracker run` rewrites with the static site after scoring (issue 19)."""
+
+
 class Config(Strict):
     pack: str
     store: str = "tracker.db"
@@ -152,8 +157,12 @@ class Config(Strict):
     """API keys: name used by a source's `api_key:` → environment variable holding it."""
     stale_after: Duration = "1.5d"
     """`tracker status` fails when the last good nightly run is older than this."""
+    empty_after: Annotated[int, Field(ge=1, le=366)] = 7
+    """A source whose answers held no data on this many nights in a row is failing (issue 15)."""
     data_dirs: list[Folder] = []
     """Folders outside the project that `file` sources may read (none other)."""
+    site: Site | None = None
+    """Where the nightly run writes the static site; absent: it writes none."""
 
 
 def load_config(path: Path) -> config_types.Config:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tracker.pack.series import Series
 from tracker.pack.types import Indicator
 from tracker.score import transforms
 
@@ -28,7 +29,7 @@ class Feature:
     state: np.ndarray       # int: index into the indicator's states or levels
     row: np.ndarray         # int: index into `obs`, the observation to cite
     since: np.ndarray       # datetime64[D]: ordinal — when the current level was reached
-    obs: pd.DataFrame       # cited observations (by position: `row`): date, value, level, published, …
+    obs: Series             # the observations cited (by position: `row`); Series.cite(k) reads one
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Block:
         return cls(np.full(shape, np.nan), nat, np.full(shape, -1, dtype=np.int64),
                    np.full(shape, -1, dtype=np.int64), nat.copy())
 
-    def feature(self, i: int, obs: pd.DataFrame) -> Feature:
+    def feature(self, i: int, obs: Series) -> Feature:
         """Indicator i's feature: views into the block's rows, filled in place by `compute`."""
         return Feature(self.value[i], self.ref[i], self.state[i], self.row[i], self.since[i], obs)
 
@@ -96,23 +97,20 @@ def with_hysteresis(ind: Indicator, x: np.ndarray, raw: np.ndarray) -> np.ndarra
     return out
 
 
-def compute(ind: Indicator, rows: pd.DataFrame, grid: np.ndarray,
-            lookup: transforms.Lookup | None = None, cols: dict[str, np.ndarray] | None = None,
-            out: Feature | None = None) -> Feature:
-    """rows: this indicator's vintages, sorted by fetch time, vintage, then date (as
-    store.vintages_until returns them), with columns vintage, fetched, date, value, level,
-    published, source_url, note. `cols`: the same columns as arrays, when the caller has
-    converted a whole history at once (the per-slice conversion dominates large packs).
-    `out`: a blank feature (from `Block.feature`) to fill in place."""
-    out = out if out is not None else Block.blank(1, len(grid)).feature(0, rows)
+def compute(ind: Indicator, series: Series, grid: np.ndarray,
+            lookup: transforms.Lookup | None = None, out: Feature | None = None) -> Feature:
+    """series: this indicator's vintages, rows sorted by fetch time, vintage, then date (as
+    store.series_until gives them). `out`: a blank feature (from `Block.feature`) to fill in place."""
+    out = out if out is not None else Block.blank(1, len(grid)).feature(0, series)
     value, ref, since, row = out.value, out.ref, out.since, out.row
-    if rows.empty:
+    if not len(series):
         return out
-    cols = cols if cols is not None else arrays(rows)
-    vint = cols["vintage"]
+    cols = {"date": series.date, "published": series.published, "value": series.value}
+    levels = series.levels() if ind.kind == "ordinal" else None
+    vint = series.vintage
     starts = np.flatnonzero(np.r_[True, vint[1:] != vint[:-1]])
     ends = np.r_[starts[1:], len(vint)]
-    fetched = cols["fetched"][starts]
+    fetched = series.fetched[starts]
     for j, (a, b) in enumerate(zip(starts, ends, strict=True)):
         stop = fetched[j + 1] if j + 1 < len(starts) else np.datetime64("9999-12-31", "D")
         sel = (grid >= fetched[j]) & (grid < stop)
@@ -127,9 +125,8 @@ def compute(ind: Indicator, rows: pd.DataFrame, grid: np.ndarray,
             subsets = _visible_sets(seen, grid, sel)         # out-of-order publication
         for at, keep in subsets:
             sub = part if keep is None else {k: v[keep] for k, v in part.items()}
-            if ind.kind == "ordinal":
-                level = rows["level"].iloc[a:b]
-                level = level if keep is None else level.iloc[keep]
+            if levels is not None:
+                level = levels[a:b] if keep is None else levels[a:b][keep]
                 vis, vals, refs, pos, runs = _ordinal_points(ind, sub, level)
             else:
                 vis, vals, refs, pos, runs = _numeric_points(ind, sub, lookup)
@@ -147,6 +144,15 @@ def compute(ind: Indicator, rows: pd.DataFrame, grid: np.ndarray,
     return out
 
 
+def cited_only(feature: Feature) -> Feature:
+    """Keep of the feature's series only the rows its grid dates cite, renumbered: the reports
+    read nothing else, and a 10-year daily series need not stay in memory for them."""
+    used = np.unique(feature.row[feature.row >= 0])
+    feature.row[:] = np.where(feature.row >= 0, np.searchsorted(used, feature.row), -1)
+    feature.obs = feature.obs.take(used)
+    return feature
+
+
 def _visible_sets(seen: np.ndarray, grid: np.ndarray, sel: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """When rows are published out of date order, the rows visible at t are not a prefix, and
     a trailing transform of the whole vintage would show at t a point that depends on a row
@@ -159,27 +165,6 @@ def _visible_sets(seen: np.ndarray, grid: np.ndarray, sel: np.ndarray) -> list[t
         at = at_all[count == c]
         out.append((at, np.flatnonzero(seen <= grid[at[0]])))
     return out
-
-
-def column_views(history: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The columns `compute` reads, as numpy views of a whole history (no copies)."""
-    return {"vintage": history["vintage"].to_numpy(), "fetched": history["fetched"].to_numpy(),
-            "date": history["date"].to_numpy(), "published": history["published"].to_numpy(),
-            "value": history["value"].to_numpy(dtype=float)}
-
-
-def span_arrays(views: dict[str, np.ndarray], a: int, b: int) -> dict[str, np.ndarray]:
-    """The `cols` of `compute` for history rows a:b. Converting each indicator's span when it is
-    used, rather than the whole history up front, spares a full copy of three date columns (on
-    2,000 indicators × 10 years of daily rows, 167 MiB of the peak memory) at the same speed."""
-    span = {k: v[a:b] for k, v in views.items()}
-    for k in ("fetched", "date", "published"):
-        span[k] = span[k].astype("datetime64[D]")
-    return span
-
-
-def arrays(rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    return span_arrays(column_views(rows), 0, len(rows))
 
 
 Points = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -217,11 +202,11 @@ def _visible_in(lookup: transforms.Lookup | None, other: str, labels: np.ndarray
     return np.where(pos >= 0, vis[np.clip(pos, 0, None)], labels)
 
 
-def _ordinal_points(ind: Indicator, part: dict[str, np.ndarray], level: pd.Series) -> Points:
+def _ordinal_points(ind: Indicator, part: dict[str, np.ndarray], level: np.ndarray) -> Points:
     dates = part["date"]
     vis = np.maximum.accumulate(np.maximum(part["published"], dates))
     order = {name: i for i, name in enumerate(ind.levels)}
-    levels = level.map(order).to_numpy(dtype=float)
+    levels = pd.Series(level, dtype=object).map(order).to_numpy(dtype=float)
     changed = np.r_[True, levels[1:] != levels[:-1]]
     run_start = dates[np.maximum.accumulate(np.where(changed, np.arange(len(dates)), 0))]
     return vis, levels, dates, np.arange(len(dates)), run_start

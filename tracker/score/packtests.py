@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tracker.pack.series import from_frame
 from tracker.pack.types import Indicator, IndicatorTest, Pack
 from tracker.score import features
 
@@ -41,7 +42,7 @@ def evaluate(ind: Indicator, test: IndicatorTest) -> tuple[str | None, float | N
     frame = given_frame(test)
     as_of = test.as_of or (str(frame["date"].max().date()) if len(frame) else "2000-01-01")
     grid = np.array([np.datetime64(dt.date.fromisoformat(as_of), "D")])
-    f = features.compute(ind, frame, grid, lookup=lambda _: pd.Series(dtype=float))
+    f = features.compute(ind, from_frame(frame), grid, lookup=lambda _: pd.Series(dtype=float))
     k = int(f.state[0])
     value = None if math.isnan(f.value[0]) else float(f.value[0])
     return (ind.state_names[k] if k >= 0 else None), value

@@ -55,11 +55,18 @@ class Result:
 
     def __post_init__(self) -> None:
         self.rows, self.states = self.block.row, self.block.state
+        self._totals: dict[int, np.ndarray] = {}
         self.ordinal = self.model.ordinal
 
     @property
     def as_of(self) -> pd.Timestamp:
         return pd.Timestamp(self.grid[-1])
+
+    def evidence_total(self, t: int) -> np.ndarray:
+        """(S,) the evidence summed over indicators at grid index t, computed once."""
+        if t not in self._totals:
+            self._totals[t] = self.evidence[:, t, :].sum(axis=0)
+        return self._totals[t]
 
     def contributions(self, t: int) -> np.ndarray:
         """(I, S) bits: c_i(s) = (e_i(s) − mean_s e_i) / ln 2 (SCORING §6.8)."""

@@ -8,6 +8,7 @@ year. Everything is arrays of shape (indicators, dates, scenarios).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -15,8 +16,9 @@ import pandas as pd
 from tracker import cycles
 from tracker.config import Scoring
 from tracker.durations import parse_days
+from tracker.pack.series import Series, from_frame, no_rows
 from tracker.pack.types import Pack
-from tracker.score import features
+from tracker.score import features, transforms
 from tracker.score.result import LN2, Model, Result
 from tracker.score.trend import walk
 
@@ -75,32 +77,36 @@ def _days(grid: np.ndarray, since: np.ndarray, known: np.ndarray) -> np.ndarray:
     return np.where(known, (grid - since).astype("timedelta64[D]").astype(np.int64), 0).astype(float)
 
 
-def score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
+def score(pack: Pack, history: pd.DataFrame | Reader, as_of: pd.Timestamp, cfg: Scoring,
           weeks: int | None = None) -> Result:
-    """Score the pack on the weekly grid ending at as_of, from `store.vintages_until(as_of)`."""
+    """Score the pack on the weekly grid ending at as_of, from what was fetched by then: a
+    reader of `store.series_until(as_of, ids)`, or the frame `store.vintages_until(as_of)`."""
     with cycles.paused():
         return _score(pack, history, as_of, cfg, weeks)
 
 
-def _score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring, weeks: int | None) -> Result:
+Reader = Callable[[list[str]], Iterable[tuple[str, Series]]]
+"""Given indicator ids, their (id, Series) as `Store.series_until` reads them, any order."""
+
+
+def _score(pack: Pack, history: pd.DataFrame | Reader, as_of: pd.Timestamp, cfg: Scoring,
+           weeks: int | None) -> Result:
     model = build_model(pack)
     window = max(1, round(parse_days(cfg.window) / 7))
     span = weeks if weeks is not None else max(window * 2, round(parse_days(cfg.history) / 7))
     grid = features.grid_dates(as_of, span)
-    by_ind = split_by_indicator(history)
-
-    lookup = Others(by_ind)
-    empty = history.iloc[0:0]
-    cols = features.column_views(history) if len(history) else {}
-    feats = {}
+    read = _frame_reader(history) if isinstance(history, pd.DataFrame) else history
+    needed = sorted({d for ind in pack.indicators.values() for d in transforms.depends_on(ind.transforms)})
+    lookup = Others(dict(read(needed)) if needed else {})
+    place = {iid: i for i, iid in enumerate(pack.indicators)}
     block = features.Block.blank(len(pack.indicators), len(grid))
-    for i, (iid, ind) in enumerate(pack.indicators.items()):
-        rows = by_ind.get(iid, empty)
-        span_cols = None
-        if len(rows):
-            a = history.index.get_loc(rows.index[0])
-            span_cols = features.span_arrays(cols, a, a + len(rows))
-        feats[iid] = features.compute(ind, rows, grid, lookup, span_cols, block.feature(i, rows))
+    computed = {}
+    for iid, series in read(list(pack.indicators)):
+        i = place[iid]
+        feat = features.compute(pack.indicators[iid], series, grid, lookup, block.feature(i, series))
+        computed[iid] = features.cited_only(feat)
+    none = no_rows()
+    feats = {iid: computed[iid] if iid in computed else block.feature(i, none) for iid, i in place.items()}
     evidence, fresh_arr = evidence_of(model, block, grid)
     total = evidence.sum(axis=0)
     post = softmax(total + model.log_prior)
@@ -111,27 +117,33 @@ def _score(pack: Pack, history: pd.DataFrame, as_of: pd.Timestamp, cfg: Scoring,
     return result
 
 
+def _frame_reader(history: pd.DataFrame) -> Reader:
+    """A history given as one frame (`Store.vintages_until`; tests build them in memory)."""
+    by_ind = split_by_indicator(history)
+    return lambda ids: ((i, from_frame(by_ind[i])) for i in ids if i in by_ind)
+
+
 class Others:
     """Other indicators' series for `share_of`, with when each row became visible."""
 
-    def __init__(self, by_ind: dict[str, pd.DataFrame]) -> None:
+    def __init__(self, by_ind: dict[str, Series]) -> None:
         self.by_ind = by_ind
 
-    def _latest(self, other: str) -> pd.DataFrame:
+    def _latest(self, other: str) -> Series:
         rows = self.by_ind.get(other)
-        if rows is None or rows.empty:
-            return pd.DataFrame({"date": [], "value": [], "published": []})
-        return rows[rows["vintage"] == rows["vintage"].iloc[-1]].sort_values("date")
+        if rows is None or not len(rows):
+            return no_rows()
+        last = np.flatnonzero(rows.vintage == rows.vintage[-1])
+        return rows.take(last[np.argsort(rows.date[last], kind="stable")])
 
     def __call__(self, other: str) -> pd.Series:
         last = self._latest(other)
-        return pd.Series(last["value"].to_numpy(float), index=pd.DatetimeIndex(last["date"]))
+        return pd.Series(last.value, index=pd.DatetimeIndex(last.date.astype("datetime64[us]")))
 
     def visibility(self, other: str) -> tuple[np.ndarray, np.ndarray]:
         last = self._latest(other)
-        dates = last["date"].to_numpy().astype("datetime64[D]")
-        seen = np.maximum(last["published"].to_numpy().astype("datetime64[D]"), dates)
-        return dates, np.maximum.accumulate(seen) if len(seen) else seen
+        seen = np.maximum(last.published, last.date)
+        return last.date, np.maximum.accumulate(seen) if len(seen) else seen
 
 
 def split_by_indicator(history: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -162,6 +174,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def posterior_with(result: Result, t: int, i: int, loglik_row: np.ndarray, weight: float) -> np.ndarray:
-    """The posterior at grid index t if indicator i's evidence were `weight · loglik_row`."""
-    total = result.evidence[:, t, :].sum(axis=0) - result.evidence[i, t, :] + weight * loglik_row
+    """The posterior at grid index t if indicator i's evidence were `weight · loglik_row`. The
+    sum over indicators is taken once per date: what-if asks this for every indicator and state,
+    and summing anew each time made it grow with the square of the pack (issue 20)."""
+    total = result.evidence_total(t) - result.evidence[i, t, :] + weight * loglik_row
     return softmax(total + result.model.log_prior)

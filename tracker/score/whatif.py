@@ -103,14 +103,17 @@ class _Now:
         """The entry conditions at t had indicator i a fresh observation in state k."""
         r = self.result
         e = r.model.weight[i] * r.model.loglik[i][k]
-        delta = self.delta.copy()
-        delta[i] = (e - e.mean()) / LN2 - self.before[i]
-        new = self.new.copy()
-        new[i] = True
         coverage = float(r.coverage[self.t])
         if not r.fresh[i, self.t]:
             coverage += float(r.model.weight[i] / max(r.model.weight.sum(), 1e-12))
-        return trend.assess(post - r.post[self.w], delta, new, coverage, r.cfg)
+        # Row i changed in place and put back, not the arrays copied for each of the pack's
+        # thousands of candidates (which made this grow with the square of the pack).
+        kept, was_new = self.delta[i].copy(), self.new[i]
+        self.delta[i], self.new[i] = (e - e.mean()) / LN2 - self.before[i], True
+        try:
+            return trend.assess(post - r.post[self.w], self.delta, self.new, coverage, r.cfg)
+        finally:
+            self.delta[i], self.new[i] = kept, was_new
 
     def _holds(self, hyp: trend.Check) -> bool:
         """Would `hyp` be the second qualifying evaluation in a row (a call today)?"""

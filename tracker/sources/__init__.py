@@ -10,8 +10,13 @@ The contract every kind keeps:
   `value` column or a text `level` column; optionally `published` (naive datetime64),
   `source_url` and `note`. Rows are sorted by date, one row per date.
 - Any failure raises SourceError with a message that names the source and what was wrong;
-  a conditional request answered 304 everywhere raises NotModified. A message quotes a file or
-  an answer only through tracker.sources.excerpt (short, printable, secrets masked).
+  a fetch whose every request was answered 304, or with the body parsed last time, raises
+  NotModified (tracker.sources.conditional). A message quotes a file or an answer only through
+  tracker.sources.excerpt (short, printable, secrets masked).
+- A source that answered but holds nothing (no series, no rows, an empty body) returns an empty
+  frame, never an error: ingest records it as `empty` (tracker.store.sourcelog).
+- Every row carries a `source_url` a person can open: the query that fetched it (keys masked),
+  the dataset's page, or the file or database (tracker.sources.provenance).
 - A `file` source reads only inside `base_dirs` and `data_dirs` (file_source.resolve).
 - Network access only through `ctx.http` (tracker.sources.http), never `requests` directly.
 """
@@ -37,7 +42,13 @@ class SourceError(TrackerError):
 
 
 class NotModified(Exception):
-    """The server said 304 to every conditional request: nothing new to store."""
+    """Every request of a fetch was answered 304, or with the very body parsed last time
+    (tracker.sources.conditional): nothing new to store, nothing to parse."""
+
+    def __init__(self, message: str = "", how: str = "not_modified") -> None:
+        super().__init__(message)
+        self.how = how
+        """`not_modified` (304) or `same_body` (a server that ignores validators sent the same bytes)."""
 
 
 @dataclass
@@ -52,7 +63,8 @@ class FetchContext:
     """API keys by the name a source's `api_key:` gives, already read from the environment."""
     env: Mapping[str, str] = field(default_factory=dict)
     validators: dict[str, dict[str, str]] = field(default_factory=dict)
-    """URL -> {"etag": …, "last_modified": …} from the last successful fetch (read and updated)."""
+    """Request key (its URL, keys masked) -> {"etag", "last_modified", "sha256" of the body} from the
+    last successful fetch; read and replaced by tracker.sources.conditional."""
     indicator: str = ""
     since: dt.date | None = None
     """The last date already stored: a source may fetch only recent periods (ingest overlays them)."""

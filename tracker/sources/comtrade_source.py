@@ -5,6 +5,10 @@ with the subscription key named by `api_key`. `primaryValue` is the headline fig
 imports, FOB for exports). When an answer carries breakdowns (mode of transport, customs
 procedure, second partner), only the total rows are kept, or each period would count twice.
 With `share_of`, both codes are asked for and the value is 100 × cmd / share_of per period.
+
+Each row's source is the query for that row's period alone (the key, when the data endpoint needs
+one, travels in a header and never in a URL). An answer with no rows for the codes asked is an
+answer with nothing in it (an empty frame).
 """
 
 from __future__ import annotations
@@ -16,41 +20,60 @@ import pandas as pd
 
 from tracker.pack.types import ComtradeSource
 from tracker.sources import FetchContext, SourceError, excerpt
+from tracker.sources.conditional import Call, Conditional
 from tracker.sources.file_source import finish, labelled, tidy
 from tracker.sources.http import expect_type
+from tracker.sources.provenance import query_url, stamp_by_date
 
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 TOTALS = {"motCode": "0", "customsCode": "C00", "partner2Code": "0", "mosCode": "0"}
 PERIODS_PER_CALL = 12
+CONDITIONAL = "etag, last-modified, body hash"
+"""How a second fetch of unchanged data is recognised (`tracker sources`)."""
 
 
 def fetch(spec: ComtradeSource, ctx: FetchContext) -> pd.DataFrame:
     what = f"comtrade {spec.reporter}->{spec.partner} {spec.flow} {spec.cmd}"
+    cond = Conditional(ctx)
     with labelled(what + (f" as % of {spec.share_of}" if spec.share_of else "")):
         codes = list(dict.fromkeys([spec.cmd, *([spec.share_of] if spec.share_of else [])]))
-        rows = totals(_rows(spec, ctx, codes))
+        rows = totals(_rows(spec, ctx, codes, cond))
         frames = {code: _frame(spec, [r for r in rows if str(r.get("cmdCode")) == code], code)
                   for code in codes}
         if not spec.share_of:
-            return finish(frames[spec.cmd], spec.scale)
-        both = frames[spec.cmd].merge(frames[spec.share_of], on="date", suffixes=("", "_of"))
-        both = both[both["value_of"] != 0]
-        share = pd.DataFrame({"date": both["date"], "value": 100.0 * both["value"] / both["value_of"]})
-        return finish(share, spec.scale)
+            frame = finish(frames[spec.cmd], spec.scale)
+        else:
+            both = frames[spec.cmd].merge(frames[spec.share_of], on="date", suffixes=("", "_of"))
+            both = both[both["value_of"] != 0]
+            share = pd.DataFrame({"date": both["date"], "value": 100.0 * both["value"] / both["value_of"]})
+            frame = finish(share, spec.scale)
+    cond.remember()
+    return stamp_by_date(frame, lambda day: query_url(endpoint(spec), _params(spec, codes, [_period_of(day, spec)])))
 
 
-def _rows(spec: ComtradeSource, ctx: FetchContext, codes: list[str]) -> list[dict[str, Any]]:
+def endpoint(spec: ComtradeSource) -> str:
     base = spec.url.rstrip("/")
-    url = (f"{base}/public/v1/preview/C/{spec.freq}/HS" if spec.preview
-           else f"{base}/data/v1/get/C/{spec.freq}/HS")
+    return (f"{base}/public/v1/preview/C/{spec.freq}/HS" if spec.preview
+            else f"{base}/data/v1/get/C/{spec.freq}/HS")
+
+
+def _params(spec: ComtradeSource, codes: list[str], periods: list[str]) -> dict[str, str]:
+    return {"reporterCode": str(spec.reporter), "partnerCode": str(spec.partner), "period": ",".join(periods),
+            "cmdCode": ",".join(codes), "flowCode": spec.flow}
+
+
+def _period_of(day: pd.Timestamp, spec: ComtradeSource) -> str:
+    """The period a stored row stands for, as the API writes it (2024, 202403)."""
+    return f"{day.year}" if spec.freq == "A" else f"{day.year}{day.month:02d}"
+
+
+def _rows(spec: ComtradeSource, ctx: FetchContext, codes: list[str], cond: Conditional) -> list[dict[str, Any]]:
     headers = {} if spec.preview else {KEY_HEADER: _key(spec, ctx)}
     periods = periods_of(spec)
+    calls = [Call(endpoint(spec), params=_params(spec, codes, periods[i:i + PERIODS_PER_CALL]), headers=headers)
+             for i in range(0, len(periods), PERIODS_PER_CALL)]
     rows: list[dict[str, Any]] = []
-    for i in range(0, len(periods), PERIODS_PER_CALL):
-        params = {"reporterCode": str(spec.reporter), "partnerCode": str(spec.partner),
-                  "period": ",".join(periods[i:i + PERIODS_PER_CALL]), "cmdCode": ",".join(codes),
-                  "flowCode": spec.flow}
-        resp = ctx.http.get(url, params=params, headers=headers)
+    for resp in cond.fetch(calls):
         expect_type(resp, "json")
         doc = resp.json()
         if not isinstance(doc, dict):

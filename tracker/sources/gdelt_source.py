@@ -9,6 +9,12 @@ Buckets without articles are left out by GDELT. For `timelinevol` (share of all 
 absent bucket between two present ones means 0 %, so those gaps are filled with zeros before
 averaging; for `timelinetone` an absent bucket has no tone and is skipped; `timelinevolraw`
 (article counts) is summed, where absent and zero agree.
+
+GDELT sends no ETag or Last-Modified, so an unchanged answer is known by its body hash
+(tracker.sources.conditional); a window's key leaves out its end, which is "now" on every run.
+An answer without a timeline (`{}`: nothing matched, or an unknown theme) is an answer with
+nothing in it. Each row's source is the same query over that row's own day, week or month: a
+link to exactly the articles behind the figure, and the same link on every run.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ import pandas as pd
 
 from tracker.pack.types import GdeltSource
 from tracker.sources import FetchContext, SourceError, excerpt
+from tracker.sources.conditional import Call, Conditional
 from tracker.sources.file_source import empty, finish, labelled
-from tracker.sources.http import Response
+from tracker.sources.http import Response, cache_key
+from tracker.sources.provenance import query_url, stamp_by_date
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +38,16 @@ SERIES = {"timelinevol": "Volume Intensity", "timelinevolraw": "Article Count",
 RESAMPLE = {"daily": "D", "weekly": "W-FRI", "monthly": "ME"}
 COMPACT = "%Y%m%dT%H%M%SZ"
 STAMP = "%Y%m%d%H%M%S"
+CONDITIONAL = "etag, last-modified, body hash"
+"""How a second fetch of unchanged data is recognised (`tracker sources`)."""
 
 
 def fetch(spec: GdeltSource, ctx: FetchContext) -> pd.DataFrame:
+    cond = Conditional(ctx)
     with labelled(f"gdelt {spec.mode} {spec.query!r}"):
-        parts = [_window(spec, ctx, start, end) for start, end in windows(first_day(spec, ctx), utcnow())]
+        spans = windows(first_day(spec, ctx), utcnow())
+        answers = cond.fetch([_call(spec, start, end) for start, end in spans])
+        parts = [_window(spec, resp, start, end) for resp, (start, end) in zip(answers, spans, strict=True)]
         days = pd.concat([p for p in parts if not p.empty]) if any(not p.empty for p in parts) else None
         if days is None:
             log.info("gdelt %r: no articles matched in any window", spec.query)
@@ -43,7 +56,30 @@ def fetch(spec: GdeltSource, ctx: FetchContext) -> pd.DataFrame:
         days = days.groupby(level=0).agg(how)
         out = days.resample(RESAMPLE[spec.resample]).agg(how).dropna()
         frame = pd.DataFrame({"date": out.index.normalize(), "value": out.to_numpy(dtype=float)})
-        return finish(frame, spec.scale)
+        frame = finish(frame, spec.scale)
+    cond.remember()
+    return stamp_by_date(frame, lambda day: bucket_url(spec, day))
+
+
+def _params(spec: GdeltSource, start: dt.datetime, end: dt.datetime) -> dict[str, str]:
+    params = {"query": spec.query, "mode": spec.mode, "format": "json",
+              "startdatetime": start.strftime(STAMP), "enddatetime": end.strftime(STAMP)}
+    if spec.smooth:
+        params["timelinesmooth"] = str(spec.smooth)
+    return params
+
+
+def _call(spec: GdeltSource, start: dt.datetime, end: dt.datetime) -> Call:
+    params = _params(spec, start, end)
+    return Call(spec.url, params=params, key=cache_key(spec.url, {k: v for k, v in params.items()
+                                                                  if k != "enddatetime"}))
+
+
+def bucket_url(spec: GdeltSource, day: pd.Timestamp) -> str:
+    """The query over the day, week (Saturday to Friday) or month that a stored row sums up."""
+    last = day.to_pydatetime().replace(hour=23, minute=59, second=59)
+    first = {"daily": day, "weekly": day - pd.Timedelta(days=6), "monthly": day.replace(day=1)}[spec.resample]
+    return query_url(spec.url, _params(spec, first.to_pydatetime(), last))
 
 
 def first_day(spec: GdeltSource, ctx: FetchContext) -> str:
@@ -72,12 +108,7 @@ def windows(start: str, now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime
     return out
 
 
-def _window(spec: GdeltSource, ctx: FetchContext, start: dt.datetime, end: dt.datetime) -> pd.Series:
-    params = {"query": spec.query, "mode": spec.mode, "format": "json",
-              "startdatetime": start.strftime(STAMP), "enddatetime": end.strftime(STAMP)}
-    if spec.smooth:
-        params["timelinesmooth"] = str(spec.smooth)
-    resp = ctx.http.get(spec.url, params=params)
+def _window(spec: GdeltSource, resp: Response, start: dt.datetime, end: dt.datetime) -> pd.Series:
     span = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
     points = _points(resp, spec.mode, span)
     if points.empty:

@@ -78,17 +78,9 @@ def full_url(url: str, params: Mapping[str, Any] | None = None) -> str:
 
 
 def cache_key(url: str, params: Mapping[str, Any] | None = None) -> str:
-    """Where a URL's validators are remembered (FetchContext.validators): keys redacted, since
-    the validators are stored."""
+    """Where a URL's validators are remembered (FetchContext.validators, tracker.sources.conditional):
+    keys redacted, since the validators are stored."""
     return redact_url(full_url(url, params))
-
-
-def remember(store: dict[str, dict[str, str]], key: str, resp: Response) -> None:
-    """Keep a parsed answer's validators for the next conditional GET (or forget stale ones)."""
-    if resp.validators:
-        store[key] = resp.validators
-    else:
-        store.pop(key, None)
 
 
 @dataclass(frozen=True)

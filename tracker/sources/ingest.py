@@ -3,15 +3,26 @@
 Fetching runs in a bounded thread pool with a per-host limit; writing stays on the calling
 thread (one SQLite connection, one writer). A failing source is recorded with its reason and
 keeps its previous vintage; the others go on.
+
+Each source ends in one status, recorded per run in `source_results` with what it answered
+(tracker.store.sourcelog): `new` (a vintage written), `unchanged` (a 304, the body parsed last
+time, or rows equal to the stored ones: nothing written), `empty` (it answered, with nothing in
+it: no series, no rows, an empty body; nothing written, exit 0), `failed` (exit 3), `skipped`
+(manual). An empty answer on `empty_after` nights in a row (config.yaml, default 7) is a failure:
+a query that matches nothing for a week is broken, not quiet.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import hashlib
 import itertools
+import json
 import logging
 import os
+import shutil
 import sys
 import threading
 import time
@@ -25,12 +36,13 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-from tracker import signals
+from tracker import __version__, signals
 from tracker.config import Config
 from tracker.errors import InputError, TrackerError
 from tracker.pack.types import Indicator, Pack
 from tracker.sources import FetchContext, NotModified, SourceError, fetcher
 from tracker.sources.workers import Workers
+from tracker.store import sourcelog
 from tracker.store.db import OBS_COLUMNS, Base, Store, utcnow
 from tracker.suggest import closest
 
@@ -53,6 +65,10 @@ class IngestReport:
     @property
     def failed(self) -> list[str]:
         return [r["indicator"] for r in self.results if r["status"] == "failed"]
+
+    @property
+    def empty(self) -> list[str]:
+        return [r["indicator"] for r in self.results if r["status"] == "empty"]
 
     @property
     def exit_code(self) -> int:
@@ -98,7 +114,7 @@ def _fetch_and_store(ctx: Project, store: Store, chosen: list[Indicator], report
                      now: dt.datetime, progress: bool) -> None:
     live = [i for i in chosen if i.source.kind != "manual"]
     report.results += [{"indicator": i.id, "status": "skipped", "rows": None, "seconds": 0.0,
-                        "error": "recorded by analysts with `tracker observe`"}
+                        "error": "recorded by analysts with `tracker observe`", "answer": None}
                        for i in chosen if i.source.kind == "manual"]
     keys = {name: os.environ[env] for name, env in ctx.config.keys.items() if os.environ.get(env)}
     limits: dict[str, threading.Semaphore] = {}
@@ -111,7 +127,8 @@ def _fetch_and_store(ctx: Project, store: Store, chosen: list[Indicator], report
         pool.close()
         for n, fut in enumerate(_completed(futures), start=1):
             ind, outcome = futures[fut], fut.result()
-            result = _store(store, ind, outcome, now, Base(heads[ind.id], _rebase(outcome, ind, now)))
+            result = _store(store, ind, outcome, now, Base(heads[ind.id], _rebase(outcome, ind, now)),
+                            empty_after=ctx.config.empty_after)
             report.results.append(result)
             _progress(progress, n, len(live), result)
     except BaseException:
@@ -135,7 +152,7 @@ def _close(store: Store, run_id: int, report: IngestReport, status: str, exc: Ba
     """Record the sources that finished and end the run's row; on an interrupt, a second Ctrl-C
     does not cut this short, and a store that cannot be written leaves the row to `tracker status`."""
     report.results.sort(key=lambda r: r["indicator"])
-    detail: dict[str, Any] = {"failed": report.failed,
+    detail: dict[str, Any] = {"failed": report.failed, "empty": report.empty,
                               "new": [r["indicator"] for r in report.results if r["status"] == "new"]}
     if exc is None:
         store.record_sources(run_id, report.results)
@@ -178,20 +195,39 @@ def _fetch(ctx: Project, ind: Indicator, http: Any, keys: dict[str, str],
     host = _host(ind)
     sem = limits.setdefault(host, threading.Semaphore(ctx.config.http.per_host))
     started = time.monotonic()
+    spec = fingerprint(ind.source)
     with sem:  # the deadline starts once the per-host slot is ours
         fctx = FetchContext(http=http.with_deadline(ctx.config.http.deadline),
                             base_dirs=[ctx.config.base_dir, ctx.pack.root.parent],
-                            data_dirs=ctx.config.data_paths, keys=keys,
-                            env=os.environ, validators=dict(validators), indicator=ind.id, since=since)
+                            data_dirs=ctx.config.data_paths, keys=keys, env=os.environ,
+                            validators=_usable(validators, spec), indicator=ind.id, since=since)
         outcome = _guarded(ind, keys, lambda: {"frame": fetcher(ind.source.kind).fetch(ind.source, fctx)})
+    if "frame" in outcome and outcome["frame"].empty:  # answered, with nothing in it
+        outcome = {"empty": True}
     if "frame" in outcome:  # merging needs no slot: the host's next source may go meanwhile
         fetched = outcome["frame"]
         outcome = _guarded(ind, keys, lambda: {"frame": merge(previous, fetched, today, ind), "fetched": fetched})
     if "error" in outcome:
         outcome["error"] = masked(outcome["error"], keys)
-    outcome["validators"] = fctx.validators
+    outcome["validators"] = {key: {**found, "spec": spec} for key, found in fctx.validators.items()}
+    outcome["stored_validators"] = validators
     outcome["seconds"] = round(time.monotonic() - started, 3)
     return outcome
+
+
+def fingerprint(spec: Any) -> str:
+    """The source spec and the tracker version that remembered validators were saved under.
+
+    A server answers 304 (and an unchanged body hashes the same) whatever the pack did since: a new
+    `scale`, another column or `start`, or a fixed parser would go unseen until the data changed.
+    Validators saved under another fingerprint are not sent, so the answer is parsed again."""
+    text = json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str) + __version__
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _usable(stored: dict[str, dict[str, str]], spec: str) -> dict[str, dict[str, str]]:
+    return {key: {k: v for k, v in found.items() if k != "spec"}
+            for key, found in stored.items() if found.get("spec") == spec}
 
 
 def _guarded(ind: Indicator, keys: dict[str, str], step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -200,8 +236,8 @@ def _guarded(ind: Indicator, keys: dict[str, str], step: Callable[[], dict[str, 
         return step()
     except (ValueError, KeyError, TypeError) as exc:
         return {"error": f"{ind.source.kind}: unusable data: {exc}"}
-    except NotModified:
-        return {"not_modified": True}
+    except NotModified as exc:
+        return {"not_modified": True, "how": exc.how}
     except SourceError as exc:
         return {"error": str(exc)}
     except TrackerError as exc:
@@ -228,21 +264,35 @@ def _rebase(outcome: dict[str, Any], ind: Indicator, now: dt.datetime) -> Callab
 
 
 def _store(store: Store, ind: Indicator, outcome: dict[str, Any], now: dt.datetime,
-           read: Base) -> dict[str, Any]:
+           read: Base, empty_after: int = 7) -> dict[str, Any]:
     """Write one source's outcome, checked against the vintage it was merged onto (`read`)."""
     row = {"indicator": ind.id, "seconds": outcome["seconds"], "rows": None, "error": None}
     if "error" in outcome:
-        return {**row, "status": "failed", "error": outcome["error"]}
+        return {**row, "status": "failed", "error": outcome["error"], "answer": "error"}
     if outcome.get("not_modified"):
-        return {**row, "status": "unchanged"}
+        return {**row, "status": "unchanged", "answer": outcome.get("how", "not_modified")}
+    if outcome.get("empty"):
+        return _empty(store, ind, row, now, empty_after)
     frame = outcome["frame"]
     try:
-        changed = store.write_vintage(ind.id, frame, fetched_at=now, origin="ingest", base=read)
+        changed = store.write_vintage(ind.id, frame, fetched_at=now, origin="ingest", base=read,
+                                      connector=ind.source.kind)
     except (ValueError, KeyError, TypeError) as exc:  # the merge again, onto another's vintage
-        return {**row, "status": "failed", "error": f"{ind.source.kind}: unusable data: {exc}"}
-    if outcome["validators"]:
+        return {**row, "status": "failed", "error": f"{ind.source.kind}: unusable data: {exc}", "answer": "error"}
+    if outcome["validators"] != outcome.get("stored_validators", {}):  # unchanged ones: no write
         store.save_validators(ind.id, outcome["validators"])
-    return {**row, "status": "new" if changed else "unchanged", "rows": len(frame)}
+    return {**row, "status": "new" if changed else "unchanged", "rows": len(frame), "answer": "data"}
+
+
+def _empty(store: Store, ind: Indicator, row: dict[str, Any], now: dt.datetime, empty_after: int) -> dict[str, Any]:
+    """`empty`, or `failed` once the answers have been empty on `empty_after` nights in a row."""
+    days = sorted({now.date(), *sourcelog.empty_days(store, ind.id)})
+    row = {**row, "rows": 0, "answer": "empty"}
+    if len(days) < empty_after:
+        return {**row, "status": "empty"}
+    return {**row, "status": "failed",
+            "error": f"{ind.source.kind}: the answer held no data on {len(days)} nights in a row (since {days[0]}); "
+                     f"check the source's query, or raise empty_after ({empty_after}) in config.yaml"}
 
 
 def merge(previous: pd.DataFrame, fetched: pd.DataFrame, today: dt.date, ind: Indicator) -> pd.DataFrame:
@@ -322,10 +372,18 @@ def _days(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _progress(enabled: bool, n: int, total: int, r: dict[str, Any]) -> None:
-    """A live line on a terminal; plain log lines under cron."""
+    """A live line on a terminal; plain log lines under cron: one per source up to
+    MANY_SOURCES, beyond that the failures and a count at each tenth (2,000 sources made 2,000
+    lines that buried the few that mattered)."""
     text = f"[{n}/{total}] {r['indicator']}: {r['status']}" + (f" — {r['error']}" if r["error"] else "")
     if enabled and sys.stderr.isatty():
-        sys.stderr.write("\r\033[K" + text[:120] + ("\n" if n == total else ""))
+        sys.stderr.write("\r\033[K" + text[:shutil.get_terminal_size().columns - 1] + ("\n" if n == total else ""))
         sys.stderr.flush()
-    else:
+    elif total <= MANY_SOURCES or r["status"] == "failed":
         log.info(text)
+    elif n * 10 // total != (n - 1) * 10 // total:
+        log.info(f"[{n}/{total}] fetched")
+
+
+MANY_SOURCES = 50
+"""Above this, ingest reports sources by count, and by name only the failures and changes."""

@@ -14,22 +14,31 @@ import pandas as pd
 
 from tracker.pack.types import JsonSource
 from tracker.sources import FetchContext, SourceError, excerpt
-from tracker.sources.file_source import Record, labelled, tidy
-from tracker.sources.http import cache_key, expect_type, redact_url, remember
+from tracker.sources.conditional import Call, Conditional
+from tracker.sources.file_source import Record, empty, labelled, tidy
+from tracker.sources.http import expect_type, redact_url
+from tracker.sources.provenance import query_url, stamp
 
 STEP_RX = re.compile(r"(?:^|\.)([^.\[\]]+)|\[(-?\d+)\]")
+CONDITIONAL = "etag, last-modified, body hash"
+"""How a second fetch of unchanged data is recognised (`tracker sources`)."""
 
 
 def fetch(spec: JsonSource, ctx: FetchContext) -> pd.DataFrame:
-    key = cache_key(spec.url, spec.params)
+    """An empty body, or `null` or `[]` where the records should be, is an answer with nothing in
+    it (an empty frame); a records path that leads nowhere is still an error (the format changed)."""
+    cond = Conditional(ctx)
+    call = Call(spec.url, params=spec.params or None)
     with labelled(f"json {redact_url(spec.url)}"):
-        resp = ctx.http.get(spec.url, params=spec.params or None, validators=ctx.validators.get(key))
+        resp = cond.one(call)
         expect_type(resp, "json")
+        if not resp.content.strip():
+            return empty()
         rows = pick(resp.json(), spec.records)
-        columns, records = table(rows, spec.records)
-        frame = tidy(records, columns, date=spec.date, value=spec.value, scale=spec.scale)
-    remember(ctx.validators, key, resp)
-    return frame
+        columns, records = table([] if rows is None else rows, spec.records)
+        frame = tidy(records, columns, date=spec.date, value=spec.value, scale=spec.scale) if records else empty()
+    cond.remember()
+    return stamp(frame, query_url(spec.url, spec.params))
 
 
 def steps(path: str) -> list[str | int]:

@@ -12,6 +12,9 @@ from tracker.pack.types import ManualSource
 from tracker.sources import FetchContext
 from tracker.sources.file_source import empty
 
+CONDITIONAL = ""
+"""Nothing is fetched (`tracker sources` lists only the sources that are)."""
+
 
 def fetch(spec: ManualSource, ctx: FetchContext) -> pd.DataFrame:
     return empty(level=True)

@@ -6,7 +6,12 @@ year. The answer covers every supplier and recipient, so the pair is picked here
 summed per year (millions of SIPRI TIV).
 
 A year with no delivery between the pair is a real 0, not a gap, as long as the register covers
-that year; the last delivery year found anywhere in the answer marks how far it reaches.
+that year; the last delivery year found anywhere in the answer marks how far it reaches. A
+register without a single delivery row is an answer with nothing in it (an empty frame).
+
+The query is a POST, which no browser can open and to which a conditional header would mean
+something else (RFC 9110 §13.1.2): the answer is known again by its body hash alone, and each
+row's source is the database's own page (for the official backend) or the endpoint asked.
 """
 
 from __future__ import annotations
@@ -15,22 +20,31 @@ import base64
 import binascii
 import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from tracker.pack.types import SipriSource
 from tracker.sources import FetchContext, SourceError, excerpt
+from tracker.sources.conditional import Call, Conditional
 from tracker.sources.file_source import Record, csv_records, finish, labelled, to_float
 from tracker.sources.http import expect_type
+from tracker.sources.provenance import query_url, stamp
 
 HEADER_START = "SIPRI AT Database ID"
 NEEDED = ("Supplier", "Recipient", "Delivery year", "TIV delivery values")
+BACKEND_HOST = "atbackend.sipri.org"
+DATABASE_PAGE = "https://armstransfers.sipri.org/"
+"""The SIPRI Arms Transfers Database as people open it (SOURCES.md, row 9)."""
+CONDITIONAL = "body hash"
+"""How a second fetch of unchanged data is recognised (`tracker sources`)."""
 
 
 def fetch(spec: SipriSource, ctx: FetchContext) -> pd.DataFrame:
     end = spec.end or dt.date.today().year
+    cond = Conditional(ctx)
     with labelled(f"sipri {spec.supplier}->{spec.recipient}"):
-        resp = ctx.http.post(spec.url, json=request_body(spec.start, end))
+        resp = cond.one(Call(spec.url, json=request_body(spec.start, end)))
         expect_type(resp, "json")
         columns, records = csv_records(register_text(resp.json()))
         missing = [c for c in NEEDED if c not in columns]
@@ -41,7 +55,14 @@ def fetch(spec: SipriSource, ctx: FetchContext) -> pd.DataFrame:
         years = range(spec.start, min(end, last_year) + 1) if last_year else range(0)
         frame = pd.DataFrame({"date": [pd.Timestamp(y, 12, 31) for y in years],
                               "value": [totals.get(y, 0.0) for y in years]})
-        return finish(frame, spec.scale)
+        frame = finish(frame, spec.scale)
+    cond.remember()
+    return stamp(frame, page(spec.url))
+
+
+def page(url: str) -> str:
+    """Where a person sees the data: the database's page for the official backend, else the endpoint."""
+    return DATABASE_PAGE if (urlsplit(url).hostname or "").lower() == BACKEND_HOST else query_url(url)
 
 
 def request_body(start: int, end: int) -> dict[str, Any]:

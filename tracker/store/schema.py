@@ -14,8 +14,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tracker.errors import TrackerError
+from tracker.store import columns
 
-MIGRATIONS: list[str] = [
+Migration = str | Callable[[sqlite3.Connection], None]
+"""A script of statements, or a step in Python (one that computes what SQL cannot)."""
+
+
+def _packed_columns(db: sqlite3.Connection) -> None:
+    """Schema 2: each vintage's columns packed for the scorer (store/columns.py), existing
+    vintages included, in the migration's transaction."""
+    db.execute(columns.TABLE)
+    columns.backfill(db)
+
+
+MIGRATIONS: list[Migration] = [
     """
     CREATE TABLE vintages (
         id INTEGER PRIMARY KEY,
@@ -58,6 +70,17 @@ MIGRATIONS: list[str] = [
         sent_at TEXT, message_id TEXT, detail TEXT
     );
     """,
+    _packed_columns,
+    # Schema 3 (issue 15): which connector wrote a vintage; the body hash and the source spec
+    # behind a request's validators; what a source answered each run (data, not_modified,
+    # same_body, empty, error), read per indicator by store/sourcelog.py.
+    """
+    ALTER TABLE vintages ADD COLUMN connector TEXT;
+    ALTER TABLE validators ADD COLUMN body_sha256 TEXT;
+    ALTER TABLE validators ADD COLUMN spec TEXT;
+    ALTER TABLE source_results ADD COLUMN answer TEXT;
+    CREATE INDEX source_results_by_indicator ON source_results(indicator, run_id);
+    """,
 ]
 
 
@@ -91,10 +114,17 @@ def migrate(db: sqlite3.Connection, transaction: Callable[[], contextlib.Abstrac
         done = _applied(tx)
         for version, script in enumerate(MIGRATIONS, start=1):
             if version not in done:
-                for statement in filter(str.strip, script.split(";")):
-                    tx.execute(statement)
+                _apply(tx, script)
                 tx.execute("INSERT INTO migrations VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))", (version,))
         tx.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+
+
+def _apply(db: sqlite3.Connection, script: Migration) -> None:
+    if callable(script):
+        script(db)
+        return
+    for statement in filter(str.strip, script.split(";")):
+        db.execute(statement)
 
 
 def _tables(db: sqlite3.Connection) -> set[str]:
@@ -109,11 +139,11 @@ def _applied(db: sqlite3.Connection) -> set[int]:
 
 def _missing(db: sqlite3.Connection, applied: int) -> str:
     """The first table or column that the applied migrations made and the file lacks ('' if none)."""
-    for table, columns in _expected(applied).items():
+    for table, names in _expected(applied).items():
         found = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}  # noqa: S608 — our own names
         if not found:
             return f"no table {table}"
-        lacking = [c for c in columns if c not in found]
+        lacking = [c for c in names if c not in found]
         if lacking:
             return f"table {table} has no column {lacking[0]}"
     return ""
@@ -124,7 +154,7 @@ def _expected(applied: int) -> dict[str, list[str]]:
     """Tables and columns as the first `applied` migrations make them, read off a scratch database."""
     with contextlib.closing(sqlite3.connect(":memory:")) as scratch:
         for script in MIGRATIONS[:applied]:
-            scratch.executescript(script)
+            _apply(scratch, script)
         return {t: [row[1] for row in scratch.execute(f"PRAGMA table_info({t})")]  # noqa: S608
                 for t in sorted(_tables(scratch))}
 

@@ -17,8 +17,10 @@ message was in flight: it may have arrived, so it is reported like `started`).
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
+import io
 import math
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -30,12 +32,15 @@ import pandas as pd
 
 from tracker import __version__, service
 from tracker.errors import InputError, TrackerError
+from tracker.store import sourcelog
 from tracker.store.db import Store
 from tracker.text import strip_controls, strip_fields
 from tracker.views import mail, report
+from tracker.views.export import safe_cell
 
 TEMPLATES = Path(__file__).parent / "templates"
 WEEK = dt.timedelta(days=7)
+YEAR_WEEKS = 52
 PREVIEW_SENDER = "tracker@localhost"
 
 
@@ -45,6 +50,7 @@ class Digest:
     content: dict[str, Any]     # everything the templates show
     chart: bytes                # PNG
     doc: dict[str, Any]         # report.to_json as of content["as_of"]
+    full: bytes = b""           # CSV of every indicator (content["full_name"]): what the lists shorten
 
 
 def week_key(day: dt.date) -> str:
@@ -60,7 +66,7 @@ def build(ctx: service.Context, store: Store, day: dt.date, movers: int = 5) -> 
     base_day = day - WEEK
     now = service.score(ctx, store, day)
     base = service.score(ctx, store, base_day)
-    year = service.score(ctx, store, day, weeks=52)
+    year_grid, year_post = _last_year(ctx, store, day, now)
     doc = report.to_json(now, movers=movers)
     base_doc = report.to_json(base, movers=movers)
     rows_now = report.indicator_rows(now, len(now.grid) - 1)
@@ -70,14 +76,16 @@ def build(ctx: service.Context, store: Store, day: dt.date, movers: int = 5) -> 
 
     window = doc["window_weeks"]
     shade_from = day - dt.timedelta(weeks=window)
-    grid = [pd.Timestamp(d).date() for d in year.grid]
-    chart = probability_chart(grid, year.post, year.model.scenarios, shade_from=shade_from, marker=base_day)
+    grid = [pd.Timestamp(d).date() for d in year_grid]
+    scen = now.model.scenarios
+    chart = probability_chart(grid, year_post, scen, shade_from=shade_from, marker=base_day)
     base_p = {s["id"]: s["probability"] for s in base_doc["scenarios"]}
     scenarios = [{**s, "last_digest": base_p[s["id"]], "colour": COLOURS[k % len(COLOURS)],
                   "week_change": _diff(s["probability"], base_p[s["id"]])}
                  for k, s in enumerate(doc["scenarios"])]
     prev_send = store.send_state(week_key(base_day))
     by_id = {r["indicator"]: r for r in rows_now}
+    signposts = _signposts(rows_now, rows_base, inds)
     content = {
         "pack": doc["pack"], "week": week_key(day), "as_of": doc["as_of"], "baseline": base_doc["as_of"],
         "baseline_sent": bool(prev_send and prev_send["status"] == "sent"),
@@ -86,20 +94,72 @@ def build(ctx: service.Context, store: Store, day: dt.date, movers: int = 5) -> 
         "window_weeks": window, "shade_from": shade_from.isoformat(), "coverage": doc["coverage"],
         "evidence_only": doc["evidence_only"],
         "scenarios": scenarios, "changes": _call_changes(doc, base_doc, names),
-        "year": _year_summary(grid, year.post, year.model.scenarios, names),
-        "chart_alt": _alt_text(grid, year.post, year.model.scenarios, window),
+        "year": _year_summary(grid, year_post, scen, names),
+        "chart_alt": _alt_text(grid, year_post, scen, window),
         "movers": [_mover(m, inds[m["indicator"]].name) for m in doc["movers"]],
-        "signposts": _signposts(rows_now, rows_base, inds),
+        "signposts": signposts,
         "watch_next": [{**w, "name": inds[w["indicator"]].name} for w in doc["watch_next"]],
         "observations": analyst_observations(store, ctx.pack, day - WEEK + dt.timedelta(days=1), day),
         "stale": [{"indicator": i, "name": inds[i].name, "last": (by_id[i]["observation"] or {}).get("date")}
                   for i in doc["stale"]],
         "no_data": [{"indicator": i, "name": inds[i].name} for i in doc["no_data"]],
         "failing": store.failing_sources(),
+        "empty": sourcelog.empty_sources(store, [i for i, ind in inds.items() if ind.source.kind != "manual"]),
+        "empty_after": ctx.config.empty_after,
         "last_run": next(iter(store.runs(kind="run", limit=1)), None),
         "version": __version__,
     }
-    return Digest(content["week"], content, chart, doc)
+    content["full_name"] = f"digest-{week_key(day)}-indicators.csv"
+    full = _full_csv(rows_now, rows_base, inds, content)
+    content["more"] = _bound(content)
+    return Digest(content["week"], content, chart, doc, full)
+
+
+LIST_LIMIT = 10
+"""Items shown of each list in the mail. Mail clients clip an HTML part beyond about 100 KB,
+and a 2,000-indicator pack changes hundreds of states in a week: the rest go in the attached
+CSV, and the mail says how many."""
+BOUNDED = ("signposts", "watch_next", "observations", "stale", "no_data", "failing", "empty")
+"""All in the CSV but the analyst observations, which `tracker export` lists."""
+
+
+def _bound(content: dict[str, Any]) -> dict[str, int]:
+    """Cut each list to LIST_LIMIT items in place; how many each left out."""
+    more = {}
+    for key in BOUNDED:
+        more[key] = max(0, len(content[key]) - LIST_LIMIT)
+        content[key] = content[key][:LIST_LIMIT]
+    return more
+
+
+def _full_csv(rows_now: list[dict], rows_base: dict[str, dict], inds: dict[str, Any],
+              content: dict[str, Any]) -> bytes:
+    """Every indicator's state now and a week earlier, with the observation behind it: the whole
+    of what the mail's lists shorten, for a spreadsheet."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    stale = {s["indicator"] for s in content["stale"]}
+    watch = {x["indicator"]: f"{x['to_state']}: {x['flips']}" for x in content["watch_next"]}
+    failing = {f["indicator"]: f["error"] for f in content["failing"]}
+    w.writerow(["indicator", "name", "group", "state", "state_week_before", "observation_date", "observation",
+                "source_url", "note", "stale", "watch_next", "failing_source"])
+    for r in sorted(rows_now, key=lambda r: r["indicator"]):
+        obs = r["observation"] or {}
+        iid = r["indicator"]
+        w.writerow([safe_cell(c) for c in (
+            iid, inds[iid].name, inds[iid].group, r["state"], rows_base.get(iid, {}).get("state"),
+            obs.get("date"), _what(r["observation"]), obs.get("source_url"), obs.get("note"),
+            "stale" if iid in stale else "", watch.get(iid), failing.get(iid))])
+    return out.getvalue().encode()
+
+
+def _last_year(ctx: service.Context, store: Store, day: dt.date, now: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The chart's 52 weeks: the end of the call's own grid when it reaches back that far (the
+    usual case: `history` defaults to 3 years), so the pack is scored once, not once more."""
+    if len(now.grid) > YEAR_WEEKS:
+        return now.grid[-YEAR_WEEKS - 1:], now.post[-YEAR_WEEKS - 1:]
+    year = service.score(ctx, store, day, weeks=YEAR_WEEKS)
+    return year.grid, year.post
 
 
 def _diff(a: float | None, b: float | None) -> float | None:
@@ -179,25 +239,26 @@ def _signposts(rows_now: list[dict], rows_base: dict[str, dict], inds: dict[str,
 
 def analyst_observations(store: Store, pack: Any, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
     """Rows recorded by `tracker observe` with a fetch date from `first` to `last`: each such
-    vintage is compared with the vintage before it, and the rows it added or changed are shown."""
-    log = [e for e in store.vintage_log() if e["origin"] == "observe"
-           and first.isoformat() <= e["fetched_at"][:10] <= last.isoformat()]
-    if not log:
-        return []
-    when = {e["id"]: e["fetched_at"] for e in log}
-    hist = store.vintages_until(last)
+    vintage is compared with the vintage before it, and the rows it added or changed are shown.
+    Only those vintages are read, not the whole history (a large pack's is millions of rows)."""
+    log = [e for e in store.vintage_log() if e["fetched_at"][:10] <= last.isoformat()]
+    before: dict[str, int] = {}
     out = []
-    for iid in sorted({e["indicator"] for e in log}):
-        rows = hist[hist["indicator"] == iid]
-        previous: set[tuple] = set()
-        for vid, snap in rows.groupby("vintage", sort=False):
-            keys = {_row_key(r) for r in snap.itertuples(index=False)}
-            if vid in when:
-                for r in snap.itertuples(index=False):
-                    if _row_key(r) not in previous:
-                        out.append(_observed(iid, pack, r, when[vid]))
-            previous = keys
+    for e in log:
+        previous = before.get(e["indicator"])
+        before[e["indicator"]] = e["id"]
+        if e["origin"] != "observe" or e["fetched_at"][:10] < first.isoformat():
+            continue
+        seen = {_row_key(r) for r in _known(store, previous, last)} if previous else set()
+        out += [_observed(e["indicator"], pack, r, e["fetched_at"])
+                for r in _known(store, e["id"], last) if _row_key(r) not in seen]
     return sorted(out, key=lambda o: (o["recorded"], o["indicator"], o["date"]))
+
+
+def _known(store: Store, vintage: int, last: dt.date) -> list[Any]:
+    rows = store.vintage_rows(vintage)
+    day = pd.Timestamp(last)
+    return list(rows[(rows["date"] <= day) & (rows["published"] <= day)].itertuples(index=False))
 
 
 def _clean(x: Any) -> Any:
@@ -272,11 +333,13 @@ def message(ctx: service.Context, d: Digest, message_id: str | None = None) -> E
     cfg = ctx.config.digest
     return mail.build_message(sender=cfg.sender if cfg else PREVIEW_SENDER,
                               to=cfg.to if cfg else [PREVIEW_SENDER], subject=subject(ctx, d),
-                              text=text, html=html, images={cid: d.chart}, message_id=message_id)
+                              text=text, html=html, images={cid: d.chart}, message_id=message_id,
+                              attachments={d.content["full_name"]: d.full} if d.full else None)
 
 
 def write_preview(ctx: service.Context, d: Digest, out_dir: Path) -> list[Path]:
-    """digest-<week>.eml (as it would be sent), .html (showing the PNG beside it) and .png."""
+    """digest-<week>.eml (as it would be sent), .html (showing the PNG beside it), .png, and the
+    CSV of every indicator that the mail attaches."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"digest-{d.week}"
     png = stem.with_suffix(".png")
@@ -284,7 +347,9 @@ def write_preview(ctx: service.Context, d: Digest, out_dir: Path) -> list[Path]:
     _, html = render(d, png.name)
     stem.with_suffix(".html").write_text(html, encoding="utf-8")
     stem.with_suffix(".eml").write_bytes(bytes(message(ctx, d)))
-    return [stem.with_suffix(".eml"), stem.with_suffix(".html"), png]
+    full = out_dir / d.content["full_name"]
+    full.write_bytes(d.full)
+    return [stem.with_suffix(".eml"), stem.with_suffix(".html"), png, full]
 
 
 # ---------------------------------------------------------------------------- sending

@@ -57,8 +57,9 @@ def cid_src(cid: str) -> str:
 
 def build_message(*, sender: str, to: Sequence[str], subject: str, text: str, html: str | None = None,
                   images: Mapping[str, bytes] | None = None, message_id: str | None = None,
-                  date: dt.datetime | None = None) -> EmailMessage:
-    """text/plain, or multipart/alternative[text/plain, multipart/related[text/html, PNGs]].
+                  date: dt.datetime | None = None, attachments: Mapping[str, bytes] | None = None) -> EmailMessage:
+    """text/plain, or multipart/alternative[text/plain, multipart/related[text/html, PNGs]],
+    inside multipart/mixed with CSV files when there are `attachments` (file name -> bytes).
 
     `images` maps Content-IDs (from `new_id()`, with brackets) to PNG bytes; the HTML shows
     each with `src="{cid_src(cid)}"`."""
@@ -78,6 +79,8 @@ def build_message(*, sender: str, to: Sequence[str], subject: str, text: str, ht
         for n, (cid, png) in enumerate((images or {}).items(), start=1):
             html_part.add_related(png, maintype="image", subtype="png", cid=cid, disposition="inline",
                                   filename="chart.png" if n == 1 else f"chart-{n}.png")
+    for name, data in (attachments or {}).items():
+        msg.add_attachment(data, maintype="text", subtype="csv", filename=name)
     return msg
 
 

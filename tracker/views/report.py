@@ -15,6 +15,7 @@ from tracker.score.result import Result
 from tracker.score.trend import moves, trend_check
 from tracker.score.whatif import watch_next
 from tracker.text import escape_controls, escape_fields
+from tracker.views.terminal import fit, listing, shorten, width
 
 
 def _num(x: Any) -> Any:
@@ -32,7 +33,7 @@ def observation(result: Result, iid: str, t: int) -> dict[str, Any] | None:
     f = result.feats[iid]
     if f.row[t] < 0:
         return None
-    row = f.obs.iloc[int(f.row[t])]
+    row = f.obs.cite(int(f.row[t]))
     ind = result.pack.indicators[iid]
     out = {"date": _day(row["date"]), "published": _day(row["published"]),
            "source_url": row.get("source_url"), "note": row.get("note")}
@@ -159,39 +160,43 @@ def render_score(doc: dict[str, Any]) -> str:
     escaped (a note or URL could otherwise clear the screen or retitle the window)."""
     doc = escape_fields(doc)
     w = doc["window_weeks"]
-    lines = [f"{doc['pack']} — as of {doc['as_of']}", "", headline(doc)]
+    lines = [*fit(f"{doc['pack']} — as of {doc['as_of']}"), "", *fit(headline(doc))]
     if doc.get("trend_check"):
-        lines.append(doc["trend_check"]["message"])
-    lines += ["", f"  {'scenario':<34} {'p now':>6} {f'{w}w ago':>7} {'Δ':>7}"]
+        lines += fit(doc["trend_check"]["message"])
+    room = max(8, min(34, width() - 27))          # the label column gives way on a narrow terminal
+    lines += ["", f"  {'scenario':<{room}} {'p now':>6} {f'{w}w ago':>7} {'Δ':>7}"]
     for s in doc["scenarios"]:
         before = "—" if s["probability_before"] is None else f"{s['probability_before']:.2f}"
         change = s["change"] or 0.0
         arrow = ARROWS[(change > 0.005) - (change < -0.005)]
-        label = f"{s['id']}  {s['name']}"[:34]
-        lines.append(f"  {label:<34} {s['probability']:>6.2f} {before:>7} {change:>+7.2f} {arrow}")
+        label = shorten(f"{s['id']}  {s['name']}", room)
+        lines.append(f"  {label:<{room}} {s['probability']:>6.2f} {before:>7} {change:>+7.2f} {arrow}")
     ev = ", ".join(f"{k} {v:.2f}" for k, v in doc["evidence_only"].items())
-    lines += ["", f"  evidence alone (uniform prior): {ev}; coverage {doc['coverage']:.0%}"]
+    lines += ["", *fit(f"evidence alone (uniform prior): {ev}; coverage {doc['coverage']:.0%}", "  ")]
     if doc["movers"]:
-        lines += ["", f"Top movers over {w} weeks (bits toward each scenario):"]
+        lines += ["", *fit(f"Top movers over {w} weeks (change in bits toward each scenario):")]
         for m in doc["movers"]:
-            lines.append("  " + mover_line(m))
+            lines += mover_lines(m)
     if doc["stale"] or doc["no_data"]:
         lines.append("")
         if doc["stale"]:
-            lines.append("  stale: " + ", ".join(doc["stale"]))
+            lines += listing("stale", doc["stale"], LIST_SHOWN, "tracker explain lists them all")
         if doc["no_data"]:
-            lines.append("  no data yet: " + ", ".join(doc["no_data"]))
+            lines += listing("no data yet", doc["no_data"], LIST_SHOWN, "tracker explain lists them all")
     if doc["watch_next"]:
         lines += ["", "Watch next (one change that would move the call):"]
-        lines += [f"  {watch_line(x)}" for x in doc["watch_next"][:WATCH_SHOWN]]
+        for x in doc["watch_next"][:WATCH_SHOWN]:
+            lines += fit(watch_line(x), "  ")
         more = len(doc["watch_next"]) - WATCH_SHOWN
         if more > 0:
-            lines.append(f"  and {more} more (tracker explain lists them all)")
+            lines.append(f"  and {more:,} more (tracker explain lists them all)")
     else:
-        lines += ["", "Watch next: no single change of state would start or end a trend call or change the lead."]
+        lines += ["", *fit("Watch next: no single change of state would start or end a trend call or change the lead.")]
     return "\n".join(lines)
 
 
+LIST_SHOWN = 8
+"""Ids shown of the stale and no-data lists in the terminal; --json carries all of them."""
 WATCH_SHOWN = 3
 """The terminal's cut of the watch list; --json, the digest and explain carry all of it."""
 
@@ -201,12 +206,13 @@ def watch_line(x: dict[str, Any]) -> str:
     return f"{x['indicator']}: {x['from_state'] or 'no data'} → {x['to_state']}  {x['flips']}"
 
 
-def mover_line(m: dict[str, Any]) -> str:
+def mover_lines(m: dict[str, Any]) -> list[str]:
+    """A mover in two parts, each wrapped to the terminal: what moved, then the observation."""
     change = " ".join(f"{k}{v:+.2f}" for k, v in m["change_bits"].items())
     obs = m["observation"] or {}
     what = obs.get("level") if "level" in obs else obs.get("value")
-    cite = f"{what} on {obs.get('date')} ({obs.get('source_url') or 'no source'})" if obs else "no data"
-    return f"{m['indicator']:<24} {str(m['state']):<20} {change}  [{m['change_kind']}]  {cite}"
+    cite = f"{what} on {obs.get('date')} · {obs.get('source_url') or 'no source'}" if obs else "no data"
+    return [*fit(f"{m['indicator']}  {m['state']}  {change}  [{m['change_kind']}]", "  "), *fit(cite, "      ")]
 
 
 def explain_rows(result: Result, t: int) -> list[dict[str, Any]]:
@@ -246,7 +252,8 @@ def render_explain(result: Result, scenario: str | None, t: int | None = None) -
     for r in sorted(rows, key=lambda r: -max(abs(v or 0) for v in r["bits"].values())):
         obs = r["observation"] or {}
         what = obs.get("level") if "level" in obs else obs.get("value")
-        cite = f"{r['state']}: {what} on {obs.get('date')}, {obs.get('source_url')}" if obs else "no data"
+        cite = (f"{r['state']}: {what} on {obs.get('date')}, {obs.get('source_url') or 'no source recorded'}"
+                if obs else "no data")
         cells = "  ".join(f"{r['bits'][s]:>+7.3f}" for s in scen)
         if stalls:
             parts = [r["level_bits"], r["stall_bits"]] if r["stall_bits"] else [None, None]
