@@ -90,7 +90,8 @@ def test_csv_is_the_same_rows_flat(cfg: Path) -> None:
 
 def test_chart_and_bad_ranges(cfg: Path) -> None:
     text = backtest(cfg)
-    assert text.splitlines()[0].startswith("2024-11-08 … 2025-12-26 (60 weeks")
+    # the whole range, three weeks a column in 80 (it was the last 60 weeks; issue 17)
+    assert text.splitlines()[0] == "2023-01-06 … 2025-12-26 (156 weeks, 3 per column; bar = mean probability)"
     res = CliRunner().invoke(main, ["backtest", "--from", TO, "--to", FROM, "--config", str(cfg)])
     assert (res.exit_code, res.stderr) == (2, "Error: --from must be on or before --to\n")
     res = CliRunner().invoke(main, ["backtest", "--from", "2023-13-01", "--config", str(cfg)])

@@ -24,6 +24,7 @@ from reliability_helpers import Sources
 from smtpserver import smtp_server
 from test_digest import WEEK, Site, make_site
 
+from tracker import service
 from tracker.cli import main
 from tracker.store.db import Store
 from tracker.text import escape_controls, strip_controls
@@ -73,6 +74,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     seeds = {"growth": [{"date": "2024-01-31", "value": -1.0, "note": EVIL, "source_url": EVIL_URL}],
              "deal": [{"date": "2023-01-10", "level": "talks", "note": EVIL, "source_url": EVIL_URL}]}
     cfg = write_pack(tmp_path, scen, inds, seeds)
+    service.load(str(cfg)).store().close()       # seeded first, as any command does
     with Store(tmp_path / "tracker.db") as store:
         store.write_vintage("growth", frame([{"date": "2024-01-31", "value": -1.0, "note": EVIL,
                                               "source_url": EVIL_URL}]),

@@ -38,6 +38,7 @@ from packbuilder import checked_indicator
 from reliability_helpers import SCEN, Sources, indicator, tracker, write_project
 from requests.structures import CaseInsensitiveDict
 
+from tracker import service
 from tracker.cli import main
 from tracker.errors import ProblemsError
 from tracker.pack.load import load_pack
@@ -486,8 +487,8 @@ def test_seed_with_non_utf8_bytes_is_a_clear_problem(tmp_path):
     path = write_seed(tmp_path, b"date,value,source_url,note\n2024-01-31,1.5,https://example.org/a,caf\xe9\n")
     with pytest.raises(ProblemsError) as err:
         read_seed(path, SEED_IND, "seeds/x.csv")
-    (problem,) = err.value.problems
-    assert str(problem).startswith("seeds/x.csv: cannot read seed: 'utf-8' codec can't decode byte 0xe9")
+    (problem,) = err.value.problems     # where the byte is: line and column (issue 17, item 2)
+    assert str(problem) == "seeds/x.csv:2:41: not valid UTF-8 text (byte 0xe9); save the file as UTF-8"
 
 
 @pytest.mark.parametrize("data", [b"", b"\n\n", b"\xef\xbb\xbf"])
@@ -496,7 +497,7 @@ def test_an_empty_seed_file_is_a_clear_problem(tmp_path, data):
     with pytest.raises(ProblemsError) as err:
         read_seed(path, SEED_IND, "seeds/x.csv")
     assert [str(p) for p in err.value.problems] == [
-        "seeds/x.csv: cannot read seed: No columns to parse from file"]
+        "seeds/x.csv:1:1: the file is empty; expected a header line: date, value, published, source_url, note"]
 
 
 # ---------------------------------------------------------------- explicit cases: sources end to end
@@ -581,10 +582,17 @@ def export_rows(root: Path, cfg: Path) -> list[dict[str, str]]:
 def test_formula_like_notes_and_urls_are_exported_as_text(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     seeds = {"seeded": [{"date": f"2024-0{m}-01", "value": float(m), "note": note,
-                         "source_url": f"https://example.org/{m}"} for m, note in enumerate(FORMULAS, 1)]
-             + [{"date": "2024-09-01", "value": 9.0, "note": "plain", "source_url": "=HYPERLINK(\"x\")"}]}
+                         "source_url": f"https://example.org/{m}"} for m, note in enumerate(FORMULAS, 1)]}
     inds = [indicator("seeded", {"kind": "manual"}), indicator("watched", {"kind": "manual"})]
     cfg = write_project(tmp_path, inds, seeds)
+    # A seed's source must be an http(s) address (tracker validate, issue 17); a stored row's may
+    # be anything a source said, so the formula-like one goes into the store directly.
+    with service.load(str(cfg)).store() as store:
+        rows = store.latest("seeded")
+        extra = {"date": pd.Timestamp("2024-09-01"), "value": 9.0, "level": None,
+                 "published": pd.Timestamp("2024-09-01"), "source_url": "=HYPERLINK(\"x\")", "note": "plain"}
+        store.write_vintage("seeded", pd.concat([rows, pd.DataFrame([extra])], ignore_index=True),
+                            fetched_at=dt.datetime(2024, 9, 2, tzinfo=dt.UTC), origin="ingest")
     for n, note in enumerate(FORMULAS[:4], start=1):
         out = in_process("observe", "watched", str(n), "--date", f"2024-0{n}-15", "--url",
                          "https://example.org/o", "--note", note, "--config", str(cfg))
@@ -724,8 +732,14 @@ def test_every_duplicated_seed_date_is_reported_at_scale(tmp_path):
     with pytest.raises(ProblemsError) as err:
         read_seed(path, SEED_IND, "seeds/x.csv")
     duplicated = sorted({*twice, *thrice})
+    lines: dict[dt.date, list[int]] = {}
+    for n, d in enumerate(rows, start=2):
+        lines.setdefault(d, []).append(n)
+    # each at the line that repeats it, naming the others (issue 17: every error with FILE:LINE)
+    expected = sorted((lines[d][1], d) for d in duplicated)
     assert [str(p) for p in err.value.problems] == [
-        f"seeds/x.csv: date: {d} appears more than once" for d in duplicated]
+        f"seeds/x.csv:{line}:1: date: {d} appears more than once (lines {', '.join(map(str, lines[d]))})"
+        for line, d in expected]
     BOUNDS["seed"] = (len(rows), len(duplicated), len(err.value.problems))
 
 

@@ -29,7 +29,8 @@ from tracker.store.db import Store
 
 
 def _observe(cfg: Path, iid: str, value: float, day: dt.date) -> Any:
-    return tracker("observe", iid, f"{value}", "--date", day.isoformat(), "--url", "https://example.org/report",
+    return tracker("observe", iid, f"{value}", "--override", "--date", day.isoformat(),   # a csv source's indicator
+                   "--url", "https://example.org/report",
                    "--note", f"analyst reading {value}", "--config", str(cfg), cwd=cfg.parent)
 
 

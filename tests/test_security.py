@@ -53,6 +53,7 @@ from reliability_helpers import (
 )
 from smtpserver import Inbox, smtp_server
 
+from tracker import service
 from tracker.errors import ProblemsError
 from tracker.pack.config_schema import Http, Smtp, load_config
 from tracker.sources import FetchContext, SourceError, fetcher
@@ -192,9 +193,14 @@ def test_secrets_never_reach_output_logs_or_the_store(tmp_path, relay):
 
 
 def test_digest_html_escapes_what_analysts_and_sources_wrote(tmp_path):
-    seeds = {"deal": [{"date": "2024-01-31", "value": 100.0, "source_url": "javascript:alert(1)",
-                       "note": "<img src=x onerror=alert(1)>"}]}
+    seeds = {"deal": [{"date": "2024-01-31", "value": 100.0, "note": "<img src=x onerror=alert(1)>"}]}
     cfg = write_project(tmp_path, [indicator("deal", {"kind": "manual"})], seeds)
+    # A seed's source must be an http(s) address (tracker validate, issue 17); a stored row's may
+    # be anything a source said, so the hostile one goes into the store directly.
+    with service.load(str(cfg)).store() as store:
+        rows = store.latest("deal")
+        rows["source_url"] = "javascript:alert(1)"
+        store.write_vintage("deal", rows, fetched_at=dt.datetime(2024, 2, 1, tzinfo=dt.UTC), origin="ingest")
     note = "Signed <script>alert('x')</script> & more"
     today = dt.date.today()
     recorded = tracker("observe", "deal", "150", "--date", today.isoformat(),

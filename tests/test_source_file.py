@@ -316,7 +316,7 @@ PLAIN = [
     "date,value,published,source_url,note\n2024-03-31,1e3,2024-04-02,https://x.example/a,first\n"
     "2024-01-31,.5,,,\n2024-02-29, 7 ,2024-03-01,,a note\n",
     "date,value\r\n2024-01-31,1\r\n\r\n2024-02-29,n/a\r\n2024-03-31,NA\r\n",
-    "date , value ,url\n2024-01-31,1,https://u.example\n,,\n",
+    "date , value ,url\n2024-01-31,1,https://u.example\n  \n",
     "date,value\n",
     "date,value,source_url,url\n2024-01-31,1,,https://fallback.example\n2024-02-29,2,https://own.example,https://x\n",
 ]
@@ -333,6 +333,7 @@ GENERAL = [
     "day,value\n2024-01-31,1\n",                      # no date column
     "\ufeffdate,value\n2024-01-31,1\n",               # a byte-order mark
     "date,value\n2024-01-31,1\n2024-01-31,2\n",        # one date twice: both paths refuse it alike
+    "date,value\n2024-01-31,1\n,\n",                   # a line of empty cells: the general path skips it
 ]
 
 
@@ -355,3 +356,24 @@ def test_anything_unusual_goes_to_the_general_path(text: str) -> None:
         assert plain_csv(text.encode(), "date", "value") is None
     except SourceError as exc:
         assert "rows dated 2024-01-31" in str(exc)       # the duplicate: the same words as the general path
+
+
+def test_an_unchanged_file_is_not_read_again_but_an_edited_file_or_pack_is(tmp_path: Path) -> None:
+    """A file whose bytes hash as when last read ends `unchanged` (`same_body`) without being
+    parsed; new bytes, or a new `scale` in the pack for the same bytes, are read (issue 20)."""
+    import yaml
+    from ingest_helpers import cli, csv_text, vintage_counts, write_project
+
+    data = tmp_path / "s.csv"
+    data.write_text(csv_text([("2024-01-31", 1.0), ("2024-02-29", 2.0)]))
+    cfg = write_project(tmp_path, {"f": {"kind": "file", "path": "s.csv"}})
+    first, again = cli(cfg, "--json"), cli(cfg, "--json")
+    assert first.by_id["f"]["status"] == "new" and first.by_id["f"]["answer"] == "data"
+    assert again.by_id["f"]["status"] == "unchanged" and again.by_id["f"]["answer"] == "same_body"
+    data.write_text(csv_text([("2024-01-31", 1.0), ("2024-02-29", 2.5)]))
+    assert cli(cfg, "--json").by_id["f"]["status"] == "new"
+    doc = yaml.safe_load((tmp_path / "indicators" / "f.yaml").read_text())
+    doc["source"]["scale"] = 10.0
+    (tmp_path / "indicators" / "f.yaml").write_text(yaml.safe_dump(doc))
+    assert cli(cfg, "--json").by_id["f"]["answer"] == "data"
+    assert vintage_counts(cfg)["f"] == 3

@@ -111,3 +111,30 @@ def test_reading_holds_one_indicator_at_a_time(tmp_path: Path) -> None:
         first = next(reading)
         assert first[0] == "lvl" and len(first[1]) == 2 + 1      # its two vintages, rows of both
         assert next(reading)[0] == "x"
+
+
+def test_a_head_hashed_the_old_way_is_compared_the_old_way(tmp_path: Path) -> None:
+    """Vintages are hashed on their packed columns (`v2:`, no JSON of every row); a head written
+    before that keeps its JSON hash, and the same content against it still writes nothing."""
+    from tracker.store.snapshot import content_hash
+
+    with Store(tmp_path / "tracker.db") as store:
+        store.write_vintage("x", frame(ROWS), fetched_at=utc("2023-01-10"), origin="seed")
+        (stored,) = [v["content_hash"] for v in store.vintage_log("x")]
+        assert stored.startswith("v2:") and stored == store.content_hash(frame(ROWS))
+        with store.transaction() as db:                  # as an older version stored it
+            db.execute("UPDATE vintages SET content_hash = ?", (content_hash(frame(ROWS)),))
+        assert store.write_vintage("x", frame(ROWS), fetched_at=utc("2023-02-10"), origin="ingest") is False
+        assert store.write_vintage("x", frame(LATER), fetched_at=utc("2023-03-10"), origin="ingest") is True
+        assert store.write_vintage("x", frame(LATER), fetched_at=utc("2023-04-10"), origin="ingest") is False
+        assert [v["content_hash"].startswith("v2:") for v in store.vintage_log("x")] == [False, True]
+
+
+def test_the_packed_hash_sees_every_column_and_not_the_row_order(tmp_path: Path) -> None:
+    with Store(tmp_path / "tracker.db") as store:
+        base = store.content_hash(frame(ROWS))
+        assert store.content_hash(frame(ROWS[::-1])) == base
+        for field, new in (("value", 1.25), ("published", "2022-12-06"), ("source_url", "https://c.example"),
+                           ("note", "other"), ("date", "2022-11-30")):
+            changed = [dict(ROWS[0], **{field: new}), *ROWS[1:]]
+            assert store.content_hash(frame(changed)) != base, field

@@ -55,7 +55,8 @@ def tracker(*args: str, cwd: Path, limit_file_bytes: int | None = None) -> subpr
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A pack of two CSV sources with long seeds, and its store made by a first `tracker score`."""
-    days = [dt.date(1990, 1, 1) + dt.timedelta(days=d) for d in range(0, DAYS * 7, 7)]
+    # 4,000 weeks, all in the past: a seed holds no date after today (issue 17)
+    days = [dt.date(1900, 1, 1) + dt.timedelta(days=d) for d in range(0, DAYS * 7, 7)]
     seeds = {f"src-{n:02d}": [{"date": day.isoformat(), "value": float(k)} for k, day in enumerate(days)]
              for n in range(2)}
     cfg = write_project(tmp_path, csv_indicators("http://127.0.0.1:9", 2), seeds)
@@ -105,6 +106,7 @@ def test_a_read_only_store_reads_but_refuses_writes(project: Path) -> None:
     before = _digest(db)
     assert tracker("score", "--config", str(project), cwd=project.parent).returncode == 0
     run = tracker("observe", "src-00", "5", "--date", "2020-01-01", "--url", "https://example.org", "--note", "x",
+                  "--override",   # src-00 is fetched from its source (issue 17)
                   "--config", str(project), cwd=project.parent)
     _one_line_error(run, 2, str(db), "cannot write the store (attempt to write a readonly database)",
                     "make the file and its folder writable")

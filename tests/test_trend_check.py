@@ -22,7 +22,7 @@ STRONG = {"lo": {"A": 0.5, "B": 0.1, "C": 0.5}, "hi": {"A": 0.5, "B": 0.8, "C": 
 ONLY_B = {"lo": {"A": 0.5, "B": 0.25, "C": 0.5}, "hi": {"A": 0.5, "B": 0.75, "C": 0.5}}
 PRO_C = {"lo": {"A": 0.1, "B": 0.1, "C": 0.9}, "hi": {"A": 0.5, "B": 0.5, "C": 0.5}}
 SCORED = ["as_of", "pack", "window_weeks", "scenarios", "leading", "trend", "evidence_only", "prior", "coverage",
-          "movers", "stale", "no_data", "watch_next"]
+          "movers", "stale", "no_data", "watch_next", "flags"]
 
 
 def build(tmp_path: Path, specs: list[tuple[dict, list[dict]]]) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,24 @@ class Context:
     pack: Pack
 
     def store(self) -> Store:
-        """Open the store; an empty one is seeded from the pack's seeds first."""
+        """Open the store, seeded from the pack's seeds: an empty one first, and a seed file
+        edited since it was loaded again, as a new vintage said in one line on stderr (where
+        it never mixes with --json or CSV on stdout)."""
         from tracker.store.seeds import load_seeds
 
         store = Store(self.config.store_path)
-        load_seeds(store, self.pack)
+        try:
+            load_seeds(store, self.pack, notify=_say)
+        except BaseException:
+            store.close()
+            raise
         return store
+
+
+def _say(line: str) -> None:
+    from tracker.text import escape_controls
+
+    sys.stderr.write(escape_controls(line) + "\n")
 
 
 def load(config_path: str | None, pack_dir: str | None = None) -> Context:
@@ -86,5 +99,29 @@ def score(ctx: Context, store: Store, day: dt.date, weeks: int | None = None, wi
     from tracker.score import scoring
 
     cfg = ctx.config.scoring if window is None else dataclasses.replace(ctx.config.scoring, window=window)
+    checks = data_checks(ctx, store, day)
     with store.snapshot():     # the indicators read for share_of and the rest, from one state of the file
-        return scoring.score(ctx.pack, lambda ids: store.series_until(day, ids), pd.Timestamp(day), cfg, weeks=weeks)
+        return scoring.score(ctx.pack, lambda ids: store.series_until(day, ids), pd.Timestamp(day), cfg, weeks=weeks,
+                             checks=checks)
+
+
+def data_checks(ctx: Context, store: Store, day: dt.date) -> Any:
+    """What scoring needs besides the series to hold back data faults and to flag them, as known
+    at the end of `day`: the analysts' confirms and rejects, the (night, connector kind) of every
+    failed fetch, and the `failing` and `empty` flags of the sources' records (issue 15)."""
+    import numpy as np
+
+    from tracker.score import dataflags, holdback
+    from tracker.store import reviews, sourcelog
+    from tracker.store.db import end_of_day
+
+    eod = end_of_day(day)
+    verdicts = {iid: [holdback.Verdict(np.datetime64(r.date, "D"), r.action, np.datetime64(r.at[:10], "D"), r.at,
+                                       r.value, r.level) for r in found]
+                for iid, found in reviews.until(store, eod).items()}
+    kinds = {iid: ind.source.kind for iid, ind in ctx.pack.indicators.items()}
+    faults = {(np.datetime64(night, "D"), kinds[iid]) for night, iid in sourcelog.failed_nights(store, eod)
+              if iid in kinds}
+    trouble = [iid for iid in sourcelog.in_trouble(store, eod) if kinds.get(iid, "manual") != "manual"]
+    logs = [log.as_dict() for log in sourcelog.source_logs(store, trouble).values()] if trouble else []
+    return holdback.Checks(verdicts, faults, dataflags.health_flags(logs, eod))

@@ -67,6 +67,20 @@ config_option = click.option("--config", "config_path", metavar="FILE",
                              help="config.yaml to use (default: $TRACKER_CONFIG or ./config.yaml).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 as_of_option = click.option("--as-of", metavar="DATE", help="Score with what was known on DATE (YYYY-MM-DD).")
+pack_option = click.option("--pack", "pack_dir", metavar="DIR",
+                           help="Pack folder to use instead of config.yaml's `pack:` (seed paths start from "
+                                "the folder that holds it).")
+
+
+def emit_text(text: str, view: str) -> None:
+    """A terminal view: coloured on a terminal (views/colour.py, which imports rich only then),
+    the plain lines anywhere else, a pipe or cron."""
+    from tracker.views import colour
+
+    if colour.wanted(sys.stdout):
+        colour.show(text, view, sys.stdout)
+    else:
+        click.echo(text)
 
 
 def emit_json(doc: dict[str, Any]) -> None:

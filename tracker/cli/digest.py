@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tracker.cli.common import boundary, config_option
+from tracker.cli.common import boundary, config_option, pack_option
 from tracker.errors import InputError
 
 
@@ -18,9 +18,11 @@ from tracker.errors import InputError
 @click.option("--week", "week", metavar="DATE",
               help="A day of the week to report (YYYY-MM-DD, default today); scored as of that day.")
 @click.option("--force", is_flag=True, help="Send even if this week's digest was already sent or started.")
+@pack_option
 @config_option
 @boundary
-def digest(do_send: bool, out_dir: str | None, week: str | None, force: bool, config_path: str | None) -> int:
+def digest(do_send: bool, out_dir: str | None, week: str | None, force: bool, pack_dir: str | None,
+           config_path: str | None) -> int:
     """The weekly digest: the call and how it changed, chart, movers, signposts, watch list.
 
     Without --send or --out, prints the plain-text version."""
@@ -32,7 +34,7 @@ def digest(do_send: bool, out_dir: str | None, week: str | None, force: bool, co
         raise InputError("choose one of --send and --out")
     if force and not do_send:
         raise InputError("--force only applies to --send")
-    ctx = service.load(config_path)
+    ctx = service.load(config_path, pack_dir)
     day = service.parse_day(week)
     # Sending is a job like the nightly run: one at a time, never beside another writer.
     lock = run_lock(ctx.config.store_path) if do_send else contextlib.nullcontext()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tracker.cli.common import boundary, config_option, emit_json, json_option
+from tracker.cli.common import boundary, config_option, emit_json, json_option, pack_option
 from tracker.errors import InputError
 
 
@@ -17,11 +17,12 @@ from tracker.errors import InputError
               help="How long before a period a call may begin and still be a hit (default: scoring.max_lead).")
 @click.option("--out", "out_dir", metavar="DIR",
               help="Also write evaluate-reliability.png and evaluate-calls.png into DIR.")
+@pack_option
 @config_option
 @json_option
 @boundary
 def evaluate(start: str | None, end: str | None, max_lead: str | None, out_dir: str | None,
-             config_path: str | None, as_json: bool) -> int:
+             pack_dir: str | None, config_path: str | None, as_json: bool) -> int:
     """Score the point-in-time backtest against outcomes.csv: Brier, log score, reliability, calls, diagnosticity."""
     import datetime as dt
 
@@ -30,7 +31,7 @@ def evaluate(start: str | None, end: str | None, max_lead: str | None, out_dir: 
     from tracker.score.evaluate import default_span
     from tracker.views import evaluation
 
-    ctx = service.load(config_path)
+    ctx = service.load(config_path, pack_dir)
     if max_lead is not None:
         try:
             parse_days(max_lead, allow_zero=True)

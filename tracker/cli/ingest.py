@@ -7,23 +7,24 @@ from collections import Counter
 
 import click
 
-from tracker.cli.common import boundary, config_option, emit_json, json_option
+from tracker.cli.common import boundary, config_option, emit_json, json_option, pack_option
 from tracker.signals import Terminated, sigterm_raises
 from tracker.text import escape_fields
 
 
 @click.command()
 @click.argument("ids", nargs=-1)
+@pack_option
 @config_option
 @json_option
 @boundary
-def ingest(ids: tuple[str, ...], config_path: str | None, as_json: bool) -> int:
+def ingest(ids: tuple[str, ...], pack_dir: str | None, config_path: str | None, as_json: bool) -> int:
     """Fetch sources into the store (all, or the indicator IDS given); exit 3 if any failed."""
     from tracker import service
     from tracker.sources import ingest as ingest_mod
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    ctx = service.load(config_path)
+    ctx = service.load(config_path, pack_dir)
     try:
         with sigterm_raises(), ctx.store() as store:
             report = ingest_mod.ingest(ctx, store, list(ids) or None, progress=not as_json)

@@ -137,11 +137,14 @@ def compress(values: frozenset[int], lo: int, hi: int) -> str:
 
 # ---------------------------------------------------------------- tracker cron
 
-def cron_lines(ctx: Context, config_path: Path, executable: str | None = None) -> str:
-    """Crontab lines for the nightly run and the weekly digest, with absolute paths."""
+def cron_lines(ctx: Context, config_path: Path, executable: str | None = None, pack_dir: str | None = None) -> str:
+    """Crontab lines for the nightly run and the weekly digest, with absolute paths (and the
+    `--pack` given, so that the jobs read the pack this command read)."""
     cfg = ctx.config
     exe = _quote(find_executable(executable))
     config = _quote(Path(os.path.abspath(config_path)))
+    if pack_dir:
+        config += f" --pack {_quote(Path(os.path.abspath(pack_dir)))}"
     log = _quote(Path(os.path.abspath(cfg.path(cfg.log))))
     nightly = parse(cfg.schedule.nightly, "schedule.nightly")
     digest = parse(cfg.schedule.digest, "schedule.digest")

@@ -123,6 +123,7 @@ def _run(ctx: Context, store: Store, run_id: int, now: dt.datetime, detail: dict
         "probabilities": {s["id"]: s["probability"] for s in doc["scenarios"]},
         "stale": doc["stale"],
         "no_data": doc["no_data"],
+        "flags": doc["flags"],
     })
     if doc.get("trend_check"):  # why a material move is not called (issue 14); absent otherwise
         detail["trend_check"] = doc["trend_check"]["message"]
@@ -187,6 +188,24 @@ def compare(before: dict[str, Any], after: dict[str, Any],
     now = (after.get("trend") or {}).get("scenario")
     if "trend" in before and was != now:
         out.append({"kind": "trend", "from": was, "to": now, "call": after.get("trend")})
+    return out + flag_changes(before, after, inds)
+
+
+def flag_changes(before: dict[str, Any], after: dict[str, Any], inds: Any) -> list[dict[str, Any]]:
+    """Flags worth an alert that the baseline run did not have (issue 15): a point held back as a
+    likely data fault, and a revision that changed a past state."""
+    seen = {(f["indicator"], f["kind"], f["date"], f["detail"]) for f in before.get("flags") or []}
+    out: list[dict[str, Any]] = []
+    for f in after.get("flags") or []:
+        if (f["indicator"], f["kind"], f["date"], f["detail"]) in seen:
+            continue
+        name = inds[f["indicator"]].name if f["indicator"] in inds else f["indicator"]
+        if f["kind"] == "unconfirmed":
+            out.append({"kind": "held", "indicator": f["indicator"], "name": name, "date": f["date"],
+                        "detail": f["detail"]})
+        elif f["kind"] == "revised" and f.get("past_state"):
+            out.append({"kind": "revision", "indicator": f["indicator"], "name": name, "date": f["date"],
+                        "line": f["past_state"]["line"], "detail": f["detail"]})
     return out
 
 
@@ -195,6 +214,10 @@ def alert_message(ctx: Context, before: dict[str, Any], after: dict[str, Any]) -
     first = changes[0]
     if first["kind"] == "state":
         what = f"{first['indicator']} {first['from'] or 'no data'} → {first['to'] or 'no data'}"
+    elif first["kind"] == "held":
+        what = f"held back: {first['indicator']} {first['date']}"
+    elif first["kind"] == "revision":
+        what = first["line"]
     else:
         what = f"trend call {first['from'] or 'none'} → {first['to'] or 'none'}"
     more = f" and {len(changes) - 1} more" if len(changes) > 1 else ""
@@ -211,6 +234,10 @@ def alert_message(ctx: Context, before: dict[str, Any], after: dict[str, Any]) -
 
 
 def _change_lines(c: dict[str, Any]) -> list[str]:
+    if c["kind"] == "held":
+        return [f"  held back: {c['indicator']} ({c['name']}) {c['date']}: not counted yet", f"    {c['detail']}"]
+    if c["kind"] == "revision":
+        return [f"  {c['line']} (a revision)", f"    {c['detail']}"]
     if c["kind"] == "trend":
         call = c["call"]
         tail = (f" ({call['change']:+.2f} over {call['window_weeks']} weeks, since {call['since']})"

@@ -16,12 +16,17 @@ from tracker.suggest import closest
 
 
 def record(pack: Pack, store: Store, indicator: str, value: str, date: str, url: str, note: str,
-           published: str | None = None, today: dt.date | None = None) -> str:
+           published: str | None = None, today: dt.date | None = None, override: bool = False) -> str:
     """Validate and store one observation; return the confirmation line."""
     today = today or dt.date.today()
     if indicator not in pack.indicators:
         raise InputError(f"unknown indicator {indicator!r}{closest(indicator, pack.indicators)}")
     ind = pack.indicators[indicator]
+    live = ind.source.kind != "manual"
+    if live and not override:
+        # A value typed over a fetched series went in without a word (issue 17, item 4).
+        raise InputError(f"{indicator} is fetched from its source ({ind.source.kind}), not recorded by hand; "
+                         "add --override to record this value anyway (the next `tracker ingest` may supersede it)")
     day = parse_day(date, today, "--date")
     pub = parse_day(published, today, "--published") if published else today
     if pub < day:
@@ -53,4 +58,6 @@ def record(pack: Pack, store: Store, indicator: str, value: str, date: str, url:
     if not store.write_vintage(indicator, with_row(snapshot), fetched_at=utcnow(), origin="observe",
                                base=Base(head, with_row)):
         return f"Already recorded: {indicator} = {what} on {day}; nothing changed."
-    return f"Recorded {indicator} = {what} on {day} (published {pub}), source {url.strip()}."
+    warning = (f" The next `tracker ingest` may supersede it: {indicator} is fetched from its source "
+               f"({ind.source.kind}).") if live else ""
+    return f"Recorded {indicator} = {what} on {day} (published {pub}), source {url.strip()}.{warning}"

@@ -16,8 +16,8 @@ from tracker.service import Context
 from tracker.sources import fetcher
 from tracker.store import sourcelog
 from tracker.store.db import Store
+from tracker.views.terminal import fit, shorten, width
 
-WIDTH = 80
 ID_WIDTH = 22
 """Wider ids take a line of their own, so that every line fits 80 columns."""
 LEGEND = "cond: 304 = conditional requests answered; hash = same body known by its hash"
@@ -47,24 +47,48 @@ def _cond(remembered: list[str]) -> str:
 
 
 def render(doc: dict[str, Any]) -> str:
+    """One row per source in the terminal's width (80 when unknown): an id wider than its column
+    takes a line of its own, and below 80 columns every row does; ids too long for a whole line
+    are shortened at a boundary between their parts, never cut inside one."""
     rows = doc["sources"]
+    columns = width()
     if not rows:
-        return "No fetched sources in this pack (every indicator is recorded by analysts)."
-    head = f"{'source':<{ID_WIDTH}} {'kind':<9} {'fetched':<10} {'new data':<10} {'revised':<10} {'streak':<8} cond"
-    lines = [head]
+        return "\n".join(fit("No fetched sources in this pack (every indicator is recorded by analysts).",
+                             columns=columns))
+    cells_head = f"{'kind':<9} {'fetched':<10} {'new data':<10} {'revised':<10} {'streak':<8} cond"
+    if columns < 2 + len(cells_head):
+        return _narrow(doc, columns)
+    lead = ID_WIDTH + 1 if columns >= ID_WIDTH + 1 + len(cells_head) else 2
+    lines = [f"{'source':<{ID_WIDTH}} {cells_head}" if lead > 2 else f"source\n  {cells_head}"]
     for r in rows:
         cells = (f"{r['kind']:<9} {_day(r['last_fetched']):<10} {_day(r['last_new']):<10} "
                  f"{_day((r['last_revision'] or {}).get('fetched_at')):<10} {_streak(r):<8} "
-                 f"{r['conditional']['shown']}")
-        if len(r["indicator"]) > ID_WIDTH:
-            lines += [r["indicator"], f"{'':<{ID_WIDTH}} {cells}"]
+                 f"{r['conditional']['shown']}").rstrip()
+        name = shorten(r["indicator"], columns)
+        if len(name) > ID_WIDTH or lead == 2:
+            lines += [name, f"{'':<{lead}}{cells}"]
         else:
-            lines.append(f"{r['indicator']:<{ID_WIDTH}} {cells}")
+            lines.append(f"{name:<{ID_WIDTH}} {cells}")
+    return "\n".join(lines + _summary(doc, columns))
+
+
+def _narrow(doc: dict[str, Any], columns: int) -> str:
+    """Narrower than the table: each source as its id, then its cells named and wrapped."""
+    lines = []
+    for r in doc["sources"]:
+        cells = (f"kind {r['kind']}, fetched {_day(r['last_fetched'])}, new data {_day(r['last_new'])}, "
+                 f"revised {_day((r['last_revision'] or {}).get('fetched_at'))}, "
+                 f"streak {_streak(r) or '-'}, cond {r['conditional']['shown']}")
+        lines += [shorten(r["indicator"], columns), *fit(cells, "  ", columns=columns)]
+    return "\n".join(lines + _summary(doc, columns))
+
+
+def _summary(doc: dict[str, Any], columns: int) -> list[str]:
+    rows = doc["sources"]
     failing = sum(r["failing"] for r in rows)
     empty = sum(r["last_status"] == "empty" for r in rows)
-    lines += ["", f"{len(rows)} sources: {failing} failing, {empty} answered with no data "
-                  f"(failing after {doc['empty_after']} nights)", LEGEND]
-    return "\n".join(line[:WIDTH] for line in lines)
+    return ["", *fit(f"{len(rows)} sources: {failing} failing, {empty} answered with no data "
+                     f"(failing after {doc['empty_after']} nights)", columns=columns), *fit(LEGEND, columns=columns)]
 
 
 def _day(instant: str | None) -> str:

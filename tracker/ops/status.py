@@ -15,6 +15,7 @@ from tracker.ops.liveness import close_dead_runs
 from tracker.service import Context
 from tracker.store import sourcelog
 from tracker.store.db import Store, iso_instant
+from tracker.views.terminal import fit
 
 RECENT = 10
 
@@ -83,7 +84,8 @@ def _staleness(ctx: Context, store: Store, now: dt.datetime) -> dict[str, Any]:
         doc = report.to_json(service.score(ctx, store, day))
     except TrackerError as exc:
         return {"stale": None, "no_data": None, "score_error": str(exc)}
-    return {"stale": doc["stale"], "no_data": doc["no_data"]}
+    return {"stale": doc["stale"], "no_data": doc["no_data"],
+            "not_enough_history": doc.get("not_enough_history") or {}}
 
 
 def _alert_error(store: Store) -> dict[str, Any] | None:
@@ -107,37 +109,58 @@ def _run_row(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(doc: dict[str, Any]) -> str:
-    lines = [f"tracker status — {doc['pack']} — {doc['now']}", ""]
+    """The status as lines that fit the terminal (80 columns when unknown): long messages wrap
+    at spaces and long lists end in "and N more" (views/terminal.py; issue 17)."""
+    lines = [*fit(f"tracker status — {doc['pack']} — {doc['now']}"), ""]
     if doc["healthy"]:
-        lines.append(f"OK: last successful nightly run {doc['last_success']} "
+        lines += fit(f"OK: last successful nightly run {doc['last_success']} "
                      f"({doc['last_success_age_hours']:.1f} h ago; limit {doc['stale_after_hours']:g} h)")
     else:
-        lines += [f"FAILING: {p}" for p in doc["problems"]]
+        lines += [line for p in doc["problems"] for line in fit(f"FAILING: {p}")]
     names = schedule.JOBS
-    lines.append("Next: " + "; ".join(f"{names[k]} {v or 'never'}" for k, v in doc["next_runs"].items())
+    lines += fit("Next: " + "; ".join(f"{names[k]} {v or 'never'}" for k, v in doc["next_runs"].items())
                  + f" ({doc['timezone']})")
     if doc.get("alert_error"):
         alert = doc["alert_error"]
-        lines += ["", f"ALERT NOT SENT: run #{alert['run']} ({alert['finished']}) could not send its alert "
-                      f"e-mail: {alert['error']}; the next run tries again"]
+        lines += ["", *fit(f"ALERT NOT SENT: run #{alert['run']} ({alert['finished']}) could not send its alert "
+                           f"e-mail: {alert['error']}; the next run tries again")]
     if doc["failing_sources"]:
         lines += ["", "Failing sources (latest attempt):"]
-        lines += [f"  {s['indicator']}: {s['error']} (run of {s['at']})" for s in doc["failing_sources"]]
+        lines += [x for s in doc["failing_sources"]
+                  for x in fit(f"{s['indicator']}: {s['error']} (run of {s['at']})", "  ")]
     if doc.get("empty_sources"):
-        lines += ["", "Answered with no data (latest attempt; failing after "
-                      f"{doc['empty_after']} nights in a row):"]
-        lines += [f"  {s['indicator']}: {s['nights']} night(s) in a row, since {s['since']}"
-                  for s in doc["empty_sources"]]
+        lines += ["", *fit("Answered with no data (latest attempt; failing after "
+                           f"{doc['empty_after']} nights in a row):")]
+        lines += [x for s in doc["empty_sources"]
+                  for x in fit(f"{s['indicator']}: {s['nights']} night(s) in a row, since {s['since']}", "  ")]
     if doc.get("score_error"):
-        lines += ["", f"Could not score: {doc['score_error']}"]
-    if doc.get("stale"):
-        lines += ["", "Stale indicators: " + ", ".join(doc["stale"])]
-    if doc.get("no_data"):
-        lines += ["", "No data yet: " + ", ".join(doc["no_data"])]
+        lines += ["", *fit(f"Could not score: {doc['score_error']}")]
+    lines += _indicator_lists(doc)
     if doc["runs"]:
         lines += ["", "Recent runs:"]
         for r in doc["runs"]:
             what = ": ".join(x for x in (r.get("job"), r.get("error") or r.get("alert_error")) if x)
-            lines.append(f"  #{r['id']:<5} {r['kind']:<10} {r['status']:<8} {r['started']} → "
-                         f"{r['finished'] or '…'}  {what}".rstrip())
+            lines += fit(f"#{r['id']:<5} {r['kind']:<10} {r['status']:<8} {r['started']} → "
+                         f"{r['finished'] or '…'}  {what}".rstrip(), "  ", hang="      ")
     return "\n".join(lines)
+
+
+LIST_SHOWN = 12
+"""Ids shown of the stale and no-data lists; --json carries all of them."""
+
+
+def _indicator_lists(doc: dict[str, Any]) -> list[str]:
+    """Stale, without data, and with too little history for their transforms, as `tracker
+    score` lists them."""
+    lines: list[str] = []
+    short = doc.get("not_enough_history") or {}
+    none = [i for i in doc.get("no_data") or [] if i not in short]
+    where = "tracker status --json lists them all"
+    for label, items in (("Stale indicators", doc.get("stale") or []), ("No data yet", none),
+                         ("Not enough history", [f"{i} ({x['message'].removeprefix('not enough history: ')})"
+                                                 for i, x in short.items()])):
+        if items:
+            more = len(items) - LIST_SHOWN
+            text = f"{label}: {', '.join(items[:LIST_SHOWN])}" + (f" and {more:,} more ({where})" if more > 0 else "")
+            lines += ["", *fit(text)]
+    return lines

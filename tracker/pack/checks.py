@@ -8,6 +8,7 @@ cross-check must neither raise nor repeat what the schema already said.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,11 +18,14 @@ from typing import Any
 from tracker.errors import Problem
 from tracker.pack.marks import Loc, Marks, dotted
 from tracker.pack.schema import FREQUENCIES, freq_problem
+from tracker.pack.seedrows import read_rows
 from tracker.pack.steps import check_step
 from tracker.pack.validation import position
 from tracker.suggest import closest
 
 SEED_COLUMNS = ("date", "published", "source_url", "note")
+PRIOR_TOLERANCE = 0.01
+"""Priors may sum to 1 ± this (three of 0.333, two of 0.495): they are then normalised, and said so."""
 SOURCE_KINDS = ("file", "csv", "json", "gdelt", "worldbank", "imf", "comtrade", "sipri", "manual", "sql")
 
 
@@ -89,12 +93,25 @@ def check_scenarios(f: PackFile) -> list[Problem]:
     priors = [s.get("prior") if isinstance(s, dict) else None for s in entries]
     if priors and all(_is_number(p) for p in priors):
         total = math.fsum(priors)
-        if not math.isclose(total, 1.0, abs_tol=1e-6):
+        if abs(total - 1.0) > PRIOR_TOLERANCE:
             out.append(problem_at(f, ("scenarios",), f"the priors sum to {total:g}; expected 1"))
     ids = [s["id"] for s in entries if isinstance(s, dict) and isinstance(s.get("id"), str)]
     _check_order(d.get("scenario_order"), ids if len(set(ids)) == len(entries) else None,
                  lambda message: out.append(problem_at(f, ("scenario_order",), message)))
     return out
+
+
+def normalise_priors(f: PackFile) -> list[Problem]:
+    """Scale the checked priors to sum to 1 when they are off by no more than PRIOR_TOLERANCE
+    (three of 0.333 were refused: issue 17, item 9), with the note that says so."""
+    scenarios = f.record.scenarios
+    total = math.fsum(s.prior for s in scenarios)
+    if math.isclose(total, 1.0, rel_tol=0, abs_tol=1e-9):
+        return []
+    for s in scenarios:
+        s.prior = s.prior / total
+    scaled = ", ".join(f"{s.id} {s.prior:.4g}" for s in scenarios)
+    return [problem_at(f, ("scenarios",), f"the priors sum to {total:g}; normalised to 1 ({scaled})")]
 
 
 def _is_number(x: Any) -> bool:
@@ -253,6 +270,17 @@ class IndicatorChecker:
         message = _seed_problem(self.ctx.root.parent / seed, seed, needed)
         if message:
             self.at(("seed",), message)
+        elif self.kind in ("numeric", "ordinal"):
+            self._seed_rows(self.ctx.root.parent / seed)
+
+    def _seed_rows(self, path: Path) -> None:
+        """Every row of the seed, each problem at its line in the CSV (issue 17, item 2)."""
+        levels = self.names if self.kind == "ordinal" and self.complete else None
+        try:
+            shown = str(path.relative_to(self.ctx.root.parent))
+        except ValueError:
+            shown = str(path)
+        self.out += read_rows(path, shown, self.kind, levels, dt.date.today())[1]
 
     def _tests(self) -> None:
         for t, test in enumerate(_list(self.d.get("tests"))):

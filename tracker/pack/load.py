@@ -19,7 +19,7 @@ from typing import Any
 from tracker import cycles
 from tracker.errors import Problem, ProblemsError
 from tracker.pack import types as pack_types
-from tracker.pack.checks import SEED_COLUMNS, Context, IndicatorChecker, PackFile, check_scenarios
+from tracker.pack.checks import SEED_COLUMNS, Context, IndicatorChecker, PackFile, check_scenarios, normalise_priors
 from tracker.pack.outcomes import OUTCOMES_FILE, read_outcomes
 from tracker.pack.records import from_model
 from tracker.pack.schema import Indicator, ScenarioSet
@@ -70,9 +70,10 @@ def _load_pack(root: Path) -> Pack:
         problems += found
     if problems:
         raise ProblemsError(problems)
+    notes = normalise_priors(scen)
     return Pack(root, scen.record, {i: indicators[i] for i in sorted(indicators)},
                 {i: owner[i].path for i in indicators}, {i: owner[i].marks for i in indicators}, scen.marks,
-                outcomes)
+                outcomes, notes)
 
 
 def _shown(root: Path, path: Path) -> str:

@@ -8,7 +8,7 @@ repeats one URL 3,650 times (issue 20).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,9 @@ class Series:
     value: np.ndarray            # float64
     codes: np.ndarray            # int32, (3, rows): TEXTS
     texts: list[list[str]]       # per text column, what its codes name
+    origin: dict[int, str] = field(default_factory=dict)
+    """Vintage id -> how it was written (seed, ingest, observe, reject, confirm); empty when the
+    rows were built in memory without one. Holding back a data fault looks only at `ingest`."""
 
     def __len__(self) -> int:
         return len(self.date)
@@ -38,7 +41,7 @@ class Series:
     def take(self, rows: np.ndarray) -> Series:
         """The rows at these positions (the scorer keeps only the rows it cites)."""
         return Series(self.vintage[rows], self.fetched[rows], self.date[rows], self.published[rows],
-                      self.value[rows], self.codes[:, rows], self.texts)
+                      self.value[rows], self.codes[:, rows], self.texts, self.origin)
 
     def levels(self) -> np.ndarray:
         """Each row's level (None where missing), for ordinal indicators."""
@@ -67,17 +70,20 @@ def no_rows() -> Series:
 def from_frame(rows: pd.DataFrame) -> Series:
     """One indicator's rows in the shape `Store.vintages_until` gives them (columns vintage,
     fetched, date, value, level, published, source_url, note; `vintage` and `fetched` may be
-    absent for a single vintage): for tests and `tracker test`, which build histories in memory."""
+    absent for a single vintage; `origin` optional): for tests and `tracker test`, which build histories in memory."""
     n = len(rows)
     pick = [encode(None if name not in rows else rows[name].astype(object).where(rows[name].notna(), None).tolist(), n)
             for name in TEXTS]
     vintage = rows["vintage"].to_numpy(dtype=np.int64) if "vintage" in rows else np.zeros(n, dtype=np.int64)
+    firsts = np.flatnonzero(np.r_[True, vintage[1:] != vintage[:-1]]) if n else np.array([], dtype=np.int64)
+    origin = dict(zip(vintage[firsts].tolist(), rows["origin"].to_numpy()[firsts].tolist(), strict=True)) \
+        if "origin" in rows else {}
     date = rows["date"].to_numpy().astype("datetime64[D]")
     fetched = rows["fetched"].to_numpy().astype("datetime64[D]") if "fetched" in rows else \
         np.full(n, date.min() if n else np.datetime64("1900-01-01"), dtype="datetime64[D]")
     return Series(vintage, fetched, date, rows["published"].to_numpy().astype("datetime64[D]"),
                   rows["value"].to_numpy(dtype=float), np.stack([c for c, _ in pick]).reshape(3, n),
-                  [t for _, t in pick])
+                  [t for _, t in pick], origin)
 
 
 def join(parts: list[Series]) -> Series:
@@ -94,7 +100,8 @@ def join(parts: list[Series]) -> Series:
             texts[j] += p.texts[j]
     return Series(*(np.concatenate([getattr(p, f) for p in parts])
                     for f in ("vintage", "fetched", "date", "published", "value")),
-                  np.concatenate(codes, axis=1).astype(np.int32), texts)
+                  np.concatenate(codes, axis=1).astype(np.int32), texts,
+                  {k: v for p in parts for k, v in p.origin.items()})
 
 
 def encode(column: list[Any] | None, count: int) -> tuple[np.ndarray, list[str]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tracker.errors import Problem
 from tracker.pack.marks import Loc, Marks
 
 SCENARIOS_FILE = "scenarios.yaml"
@@ -265,6 +266,9 @@ class Pack:
     scenario_marks: Marks = field(default_factory=Marks)
     outcomes: list[Outcome] | None = None
     """The known outcomes (outcomes.csv beside scenarios.yaml), None when the pack has none."""
+    notes: list[Problem] = field(default_factory=list, compare=False)
+    """What loading changed and says so (priors normalised); `tracker validate` prints them. A
+    pack read back from the load cache has none: it was checked, and noted, when cached."""
 
     @property
     def name(self) -> str:

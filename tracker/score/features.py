@@ -98,14 +98,21 @@ def with_hysteresis(ind: Indicator, x: np.ndarray, raw: np.ndarray) -> np.ndarra
 
 
 def compute(ind: Indicator, series: Series, grid: np.ndarray,
-            lookup: transforms.Lookup | None = None, out: Feature | None = None) -> Feature:
+            lookup: transforms.Lookup | None = None, out: Feature | None = None,
+            release: np.ndarray | None = None) -> Feature:
     """series: this indicator's vintages, rows sorted by fetch time, vintage, then date (as
-    store.series_until gives them). `out`: a blank feature (from `Block.feature`) to fill in place."""
+    store.series_until gives them). `out`: a blank feature (from `Block.feature`) to fill in place.
+    `release`: per row, the day a row held back as a data fault may be seen from (NaT for the
+    rest; score/holdback.py): a held row is treated as published that day, so the grid dates
+    before it are scored without it, exactly as rows published out of order are."""
     out = out if out is not None else Block.blank(1, len(grid)).feature(0, series)
     value, ref, since, row = out.value, out.ref, out.since, out.row
     if not len(series):
         return out
-    cols = {"date": series.date, "published": series.published, "value": series.value}
+    published = series.published
+    if release is not None:
+        published = np.where(np.isnat(release), published, np.maximum(published, release))
+    cols = {"date": series.date, "published": published, "value": series.value}
     levels = series.levels() if ind.kind == "ordinal" else None
     vint = series.vintage
     starts = np.flatnonzero(np.r_[True, vint[1:] != vint[:-1]])
@@ -142,6 +149,18 @@ def compute(ind: Indicator, series: Series, grid: np.ndarray,
     else:
         out.state[:] = with_hysteresis(ind, value, first_match(ind, value))
     return out
+
+
+def known_days(series: Series, day: np.datetime64) -> np.ndarray:
+    """The dates of the readings visible on `day` in the newest vintage fetched by then (the
+    rows a transform chain had to work with), values present only."""
+    fetched = np.flatnonzero(series.fetched <= day)
+    if not len(fetched):
+        return series.date[:0]
+    rows = np.flatnonzero(series.vintage == series.vintage[fetched[-1]])
+    seen = np.maximum(series.published[rows], series.date[rows])
+    keep = rows[(seen <= day) & ~np.isnan(series.value[rows])]
+    return series.date[keep]
 
 
 def cited_only(feature: Feature) -> Feature:

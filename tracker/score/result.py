@@ -52,6 +52,12 @@ class Result:
     trend: list[dict | None] = field(default_factory=list)
     trend_ended: list[dict | None] = field(default_factory=list)
     """Per grid date: the call that ended there and why (trend.walk), else None."""
+    flags: list[dict] = field(default_factory=list)
+    """On the date scored: revisions, points held back, sources answering empty or failing
+    (`{indicator, kind, date, detail}`, score/dataflags.py)."""
+    short_history: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """At the last grid date, the numeric indicators with readings but no feature yet: (readings
+    known, readings their transforms need), so that a view says how many more (issue 17)."""
 
     def __post_init__(self) -> None:
         self.rows, self.states = self.block.row, self.block.state

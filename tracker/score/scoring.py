@@ -17,8 +17,8 @@ from tracker import cycles
 from tracker.config import Scoring
 from tracker.durations import parse_days
 from tracker.pack.series import Series, from_frame, no_rows
-from tracker.pack.types import Pack
-from tracker.score import features, transforms
+from tracker.pack.types import Indicator, Pack
+from tracker.score import dataflags, features, holdback, transforms
 from tracker.score.result import LN2, Model, Result
 from tracker.score.trend import walk
 
@@ -78,11 +78,13 @@ def _days(grid: np.ndarray, since: np.ndarray, known: np.ndarray) -> np.ndarray:
 
 
 def score(pack: Pack, history: pd.DataFrame | Reader, as_of: pd.Timestamp, cfg: Scoring,
-          weeks: int | None = None) -> Result:
+          weeks: int | None = None, checks: holdback.Checks | None = None) -> Result:
     """Score the pack on the weekly grid ending at as_of, from what was fetched by then: a
-    reader of `store.series_until(as_of, ids)`, or the frame `store.vintages_until(as_of)`."""
+    reader of `store.series_until(as_of, ids)`, or the frame `store.vintages_until(as_of)`.
+    `checks`: the analysts' reviews, failed fetches and source health known by then, for
+    holding back data faults and for the flags (service.py reads them from the store)."""
     with cycles.paused():
-        return _score(pack, history, as_of, cfg, weeks)
+        return _score(pack, history, as_of, cfg, weeks, checks or holdback.Checks())
 
 
 Reader = Callable[[list[str]], Iterable[tuple[str, Series]]]
@@ -90,7 +92,7 @@ Reader = Callable[[list[str]], Iterable[tuple[str, Series]]]
 
 
 def _score(pack: Pack, history: pd.DataFrame | Reader, as_of: pd.Timestamp, cfg: Scoring,
-           weeks: int | None) -> Result:
+           weeks: int | None, checks: holdback.Checks) -> Result:
     model = build_model(pack)
     window = max(1, round(parse_days(cfg.window) / 7))
     span = weeks if weeks is not None else max(window * 2, round(parse_days(cfg.history) / 7))
@@ -100,11 +102,16 @@ def _score(pack: Pack, history: pd.DataFrame | Reader, as_of: pd.Timestamp, cfg:
     lookup = Others(dict(read(needed)) if needed else {})
     place = {iid: i for i, iid in enumerate(pack.indicators)}
     block = features.Block.blank(len(pack.indicators), len(grid))
-    computed = {}
+    computed, short = {}, {}
+    watch = dataflags.Watch(pack, checks, grid, lookup)
     for iid, series in read(list(pack.indicators)):
         i = place[iid]
-        feat = features.compute(pack.indicators[iid], series, grid, lookup, block.feature(i, series))
-        computed[iid] = features.cited_only(feat)
+        release = watch.read(iid, series)      # None unless a point is held back as a data fault
+        feat = features.compute(pack.indicators[iid], series, grid, lookup, block.feature(i, series), release)
+        if feat.row[-1] < 0 and len(series):
+            short.update(_short_history(pack.indicators[iid], series, grid[-1], iid))
+        computed[iid] = feat if release is not None else features.cited_only(feat)
+    watch.settle(block, model, computed, place)
     none = no_rows()
     feats = {iid: computed[iid] if iid in computed else block.feature(i, none) for iid, i in place.items()}
     evidence, fresh_arr = evidence_of(model, block, grid)
@@ -114,7 +121,18 @@ def _score(pack: Pack, history: pd.DataFrame | Reader, as_of: pd.Timestamp, cfg:
     coverage = (model.weight[:, None] * fresh_arr).sum(axis=0) / max(model.weight.sum(), 1e-12)
     result = Result(pack, model, grid, feats, evidence, post, evidence_only, coverage, fresh_arr, window, block, cfg)
     result.trend, result.trend_ended = walk(result, cfg)
+    result.flags = watch.flags()
+    result.short_history = short
     return result
+
+
+def _short_history(ind: Indicator, series: Series, day: np.datetime64, iid: str) -> dict[str, tuple[int, int]]:
+    """{iid: (readings known, readings needed)} for a numeric indicator whose readings give no
+    state on `day`; empty when none is visible yet (that is plain "no data")."""
+    days = features.known_days(series, day)
+    if ind.kind != "numeric" or not len(days):
+        return {}
+    return {iid: transforms.history_needed(days, ind.transforms, ind.frequency)}
 
 
 def _frame_reader(history: pd.DataFrame) -> Reader:

@@ -271,3 +271,40 @@ _ARRAY_STEPS: dict[str, Callable[..., ArrayStep | None]] = {
 def depends_on(steps: list[Mapping[str, Any]]) -> list[str]:
     """Other indicators a transform chain reads (share_of), for ordering and as-of checks."""
     return [(p or {}).get("indicator") for step in steps for n, p in step.items() if n == "share_of"]
+
+
+PER_YEAR = {"daily": 365, "weekly": 52, "monthly": 12, "quarterly": 4, "annual": 1,
+            "D": 365, "ME": 12, "QE": 4, "YE": 1}
+
+
+def _per_year(freq: str | None) -> int | None:
+    if freq is None:
+        return None
+    return 52 if freq.startswith("W") else PER_YEAR.get(freq)
+
+
+def history_needed(days: np.ndarray, steps: list[Mapping[str, Any]], frequency: str) -> tuple[int, int]:
+    """(readings known, readings the steps need before their first value) for an indicator
+    whose rows give no feature yet, so that a view can say "needs 3 more" rather than "no data"
+    (issue 17). Counted in the series' own readings, or in periods after a leading `resample`;
+    a year-on-year step needs a year of readings at the series' frequency (one when irregular).
+    A lower bound: a yoy match can still miss its tolerance, or share_of lack the other series."""
+    known = len(np.unique(days))
+    per_year = _per_year(frequency)
+    need = 1
+    for k, step in enumerate(steps):
+        name, params = next(iter(step.items()))
+        p = dict(params or {})
+        if name == "resample" and k == 0:
+            labels = _period_end_days(days, p["freq"])
+            known = len(np.unique(labels)) if labels is not None else known
+            per_year = _per_year(p["freq"])
+        elif name == "rolling":
+            need += p["window"] - 1
+        elif name in ("change", "pct_change"):
+            need += p.get("periods", 1)
+        elif name == "yoy":
+            need += per_year or 1
+        elif name == "zscore":
+            need += p.get("min_periods", 8)
+    return known, need

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import difflib
 import functools
+import hashlib
 import io
 import math
 import re
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from tracker.pack.types import FileSource
-from tracker.sources import FetchContext, SourceError, excerpt
+from tracker.sources import FetchContext, NotModified, SourceError, excerpt
 from tracker.sources.provenance import stamp
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", ".."})
@@ -41,8 +42,9 @@ Record = tuple[str, Mapping[str, Any]]
 """A row of a source table: where it came from ("line 7", "row 3", "data[2]") and its cells."""
 
 
-CONDITIONAL = ""
-"""No request to make conditional: the file is read, and unchanged rows write nothing (`tracker sources`)."""
+CONDITIONAL = "body hash"
+"""No request to make conditional: a file whose bytes hash as when last read is not parsed
+again, and unchanged rows write nothing (`tracker sources`)."""
 
 
 def fetch(spec: FileSource, ctx: FetchContext) -> pd.DataFrame:
@@ -53,6 +55,7 @@ def fetch(spec: FileSource, ctx: FetchContext) -> pd.DataFrame:
     with labelled(what):
         path = resolve(spec.path, ctx.base_dirs, ctx.data_dirs)
         if path.suffix.lower() in (".xlsx", ".xlsm"):
+            _unless_same_bytes(ctx, f"file:{spec.path}", path.read_bytes())
             columns, records = xlsx_records(path, spec.sheet)
         elif path.suffix.lower() in (".xls", ".ods"):
             raise SourceError(f"{path.suffix} workbooks are not read; save it as .xlsx or .csv")
@@ -60,11 +63,23 @@ def fetch(spec: FileSource, ctx: FetchContext) -> pd.DataFrame:
             data = path.read_bytes()
             if not data.strip():
                 return empty()
+            _unless_same_bytes(ctx, f"file:{spec.path}", data)
             plain = plain_csv(data, spec.date, spec.value, spec.scale)
             if plain is not None:
                 return stamp(plain, spec.path)
             columns, records = csv_records(decode_text(data))
         return stamp(tidy(records, columns, date=spec.date, value=spec.value, scale=spec.scale), spec.path)
+
+
+def _unless_same_bytes(ctx: FetchContext, key: str, data: bytes) -> None:
+    """NotModified when the file holds the bytes read last time (ingest remembers the hash with
+    the source spec and tracker version, so an edited pack is read again): 2,000 unchanged
+    ten-year files were parsed, merged and hashed every night only to write nothing (issue 20)."""
+    digest = hashlib.sha256(data).hexdigest()
+    if (ctx.validators.get(key) or {}).get("sha256") == digest:
+        raise NotModified(key, "same_body")
+    ctx.validators.clear()
+    ctx.validators[key] = {"sha256": digest}
 
 
 def resolve(path: str, base_dirs: list[Path], data_dirs: Iterable[Path] = ()) -> Path:
@@ -140,67 +155,67 @@ def csv_records(text: str) -> tuple[list[str], list[Record]]:
     return header, records
 
 
-ISO_DAY = r"\d{4}-\d{2}-\d{2}"
+_MISSING_RX = "|".join(re.escape(m) for m in sorted(MISSING, key=len, reverse=True))
+_CELL_RX = {  # what the fast path accepts in a cell: anything else goes to the general path
+    "date": rb"\d{4}-\d{2}-\d{2}",
+    "value": rb"[ \t]*(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:" + _MISSING_RX.encode() + rb"))[ \t]*",
+    "published": rb"(?:\d{4}-\d{2}-\d{2})?",
+    "text": rb"[^,\r\n]*",
+}
+_NA_VALUES = sorted({v for m in MISSING for v in (m, m.upper(), m.title())})
 
 
 def plain_csv(data: bytes, date: str, value: str, scale: float = 1.0) -> pd.DataFrame | None:
-    """The usual table read by pandas' C parser: UTF-8 without quotes, commas, every line as
-    wide as the header, ISO days and plain numbers. The frame `tidy` would give, or None for
-    anything else, which the general path reads, or refuses naming the line and the cell.
+    """The usual table, read by one regular expression and pandas' C parser: commas, no quotes,
+    ISO days, plain numbers. The frame `tidy` would give, or None for anything else, which the
+    general path reads, or refuses naming the line and the cell.
 
     The general path builds a dict and checks each cell in Python, ~10 µs a row: seven times
-    the bare read_csv on a pack of 2,000 ten-year daily files (issue 20). Here every check is
-    one pass over a column, and tests/test_source_file.py holds both paths to the same frames."""
-    lines = data.split(b"\n")
-    first = lines[0].rstrip(b"\r")
-    header = [h.strip() for h in first.split(b",")]
-    width = len(header) - 1
-    unusual = (b'"' in data or data.startswith(b"\xef\xbb\xbf") or value == "level"
-               or width < max(first.count(b";"), first.count(b"\t")) or len(set(header)) != len(header))
-    if unusual or any(line.count(b",") != width for line in lines[1:] if line.strip()):
+    the bare read_csv on a pack of 2,000 ten-year daily files (issue 20). Here the whole body is
+    checked by one regular expression (a few ns a byte), the columns are parsed by read_csv, and
+    tests/test_source_file.py holds both paths to the same frames."""
+    first, _, body = data.partition(b"\n")
+    first = first.rstrip(b"\r")
+    header = [h.strip().decode("utf-8", "replace") for h in first.split(b",")]
+    if (b'"' in data or data.startswith(b"\xef\xbb\xbf") or value == "level" or date == value
+            or len(header) <= max(first.count(b";"), first.count(b"\t")) or len(set(header)) != len(header)
+            or date not in header or value not in header or not _body_rx(tuple(header), date, value).fullmatch(body)):
         return None
     try:
-        table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        table = pd.read_csv(io.BytesIO(data), header=0, names=header, encoding="utf-8", keep_default_na=False,
+                            dtype={h: float if h == value else str for h in header}, na_values={value: _NA_VALUES})
+        kept = table[table[value].notna().to_numpy()]
+        days = kept[date].to_numpy(dtype=str).astype("datetime64[D]")
+        seen = _iso_days(kept["published"].to_numpy(dtype=str)) if "published" in kept else None
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):  # 2024-02-30, an odd NA: the general path
         return None
-    table.columns = [c.strip() for c in table.columns]
-    if date not in table or value not in table or len(table.columns) != len(header):
-        return None
-    cells = table[value].str.strip()
-    missing = cells.str.lower().isin(MISSING)
-    kept = table[~missing.to_numpy()]
-    days = kept[date].str.strip()
-    if not (cells[~missing].str.fullmatch(NUMBER_RX.pattern[1:-1]).all() and days.str.fullmatch(ISO_DAY).all()):
-        return None
-    published = _plain_days(kept, "published")
-    if published is None:
-        return None
-    url = _plain_text(kept, "source_url")
-    if "url" in kept:
-        url = [u or w for u, w in zip(url, _plain_text(kept, "url"), strict=True)]
-    rows = list(zip(days.tolist(), cells[~missing].astype(float).tolist(), published, url,
-                    _plain_text(kept, "note"), strict=True))
-    try:
-        return _rows_frame(rows, False, scale) if rows else empty()
-    except ValueError:          # a day that does not exist (2024-02-30): the general path names it
-        return None
+    if not len(kept):
+        return empty()
+    url, fallback = _text_cells(kept, "source_url"), _text_cells(kept, "url")
+    if url is not None and fallback is not None:
+        url = [u or w for u, w in zip(url, fallback, strict=True)]
+    return _columns_frame(days, kept[value].to_numpy(dtype="float64"), seen, url if url is not None else fallback,
+                          _text_cells(kept, "note"), False, scale)
 
 
-def _plain_days(table: pd.DataFrame, column: str) -> list[str | None] | None:
-    """A date column's ISO days, None where missing; None when a cell is anything else."""
+@functools.lru_cache(maxsize=256)
+def _body_rx(header: tuple[str, ...] | list[str], date: str, value: str) -> re.Pattern[bytes]:
+    cells = [_CELL_RX["date" if h == date else "value" if h == value else
+                      "published" if h == "published" else "text"] for h in header]
+    row = b",".join(cells)
+    return re.compile(rb"(?:(?:" + row + rb"|[ \t]*)\r?\n)*(?:" + row + rb"|[ \t]*)")
+
+
+def _iso_days(cells: np.ndarray) -> np.ndarray:
+    """ISO days as datetime64[D], an empty cell as NaT."""
+    return np.where(cells == "", "NaT", cells).astype("datetime64[D]")
+
+
+def _text_cells(table: pd.DataFrame, column: str) -> list[str | None] | None:
+    """A text column as the general path keeps it: as written, None where empty; None for a
+    column the table lacks."""
     if column not in table:
-        return [None] * len(table)
-    cells = table[column].str.strip()
-    missing = cells.str.lower().isin(MISSING)
-    if not cells[~missing].str.fullmatch(ISO_DAY).all():
         return None
-    return [None if gone else day for day, gone in zip(cells.tolist(), missing.tolist(), strict=True)]
-
-
-def _plain_text(table: pd.DataFrame, column: str) -> list[str | None]:
-    """A text column as the general path keeps it: as written, None where empty."""
-    if column not in table:
-        return [None] * len(table)
     return [c or None for c in table[column].tolist()]
 
 
@@ -335,24 +350,29 @@ def tidy(records: Iterable[Record], columns: Iterable[str], *, date: str, value:
 
 
 def _rows_frame(rows: list[tuple[Any, ...]], level: bool, scale: float) -> pd.DataFrame:
-    """The contract frame from `_row` tuples (day, value or level, published day, url, note).
-
-    The same frame as building a DataFrame of the rows, dropping all-missing columns and calling
-    `finish`, but sorted and checked as numpy arrays with one DataFrame built at the end: each
-    pandas step costs ~0.1–0.4 ms whatever the length, and a tracker fetches many short series
-    on one GIL (pandas used to be three quarters of a small source's CPU in an ingest)."""
+    """The contract frame from `_row` tuples (day, value or level, published day, url, note)."""
     when, got, published, url, note = (list(column) for column in zip(*rows, strict=True))
-    days = np.array(when, dtype="datetime64[D]")  # _row gives datetime.date, never None
+    seen = np.array(published, dtype="datetime64[D]") if any(p is not None for p in published) else None
+    return _columns_frame(np.array(when, dtype="datetime64[D]"),  # _row gives datetime.date, never None
+                          got, seen, url, note, level, scale)
+
+
+def _columns_frame(days: np.ndarray, got: Any, published: np.ndarray | None, url: list[Any] | None,
+                   note: list[Any] | None, level: bool, scale: float) -> pd.DataFrame:
+    """The contract frame from its columns, as building a DataFrame of the rows, dropping
+    all-missing columns and calling `finish` would give it, but sorted and checked as numpy
+    arrays with one DataFrame built at the end: each pandas step costs ~0.1–0.4 ms whatever the
+    length, and a tracker fetches many short series on one GIL."""
     order = _date_order(days)
     data: dict[str, Any] = {"date": days[order].astype("datetime64[us]")}
     if level:
         data["level"] = _take(got, order)
     else:
-        data["value"] = np.array(got, dtype="float64")[order] * scale
-    if any(p is not None for p in published):
-        data["published"] = np.array(published, dtype="datetime64[D]")[order].astype("datetime64[us]")
-    for name, cells in (("source_url", url), ("note", note)):
-        if any(c is not None for c in cells):
+        data["value"] = np.asarray(got, dtype="float64")[order] * scale
+    if published is not None and not np.isnat(published).all():
+        data["published"] = published[order].astype("datetime64[us]")
+    for name, cells in (("source_url", url), ("note", note)):   # None: a column the table lacks
+        if cells is not None and any(c is not None for c in cells):
             data[name] = _take(cells, order)
     frame = pd.DataFrame(data, copy=False)
     for name in ("source_url", "note", "level"):

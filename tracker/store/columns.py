@@ -13,6 +13,7 @@ tests/test_store.py holds this read equal to `Store.vintages_until`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -34,20 +35,43 @@ TABLE = """
     )"""
 
 
-def pack(columns: Sequence[Sequence[Any] | None], count: int) -> tuple[bytes, bytes, bytes, bytes, str]:
+Cells = tuple[bytes, bytes, bytes, bytes, str]
+"""A vintage's row in the table: date, published, value, codes, texts."""
+
+
+def pack(columns: Sequence[Sequence[Any] | None], count: int) -> Cells:
     """A vintage's SQL values (OBS_COLUMNS order: date, value, level, published, source_url,
-    note; None for a column missing in every row) as the table's five cells."""
+    note; None for a column missing in every row) as the table's five cells, in date order (the
+    order the observations' key keeps), the text codes numbered in that order."""
     date, value, level, published, url, note = columns
     days = _days(date, count)
-    order = np.argsort(days, kind="stable")      # the order the observations' key keeps
+    order = np.argsort(days, kind="stable")
+    if (order != np.arange(count)).any():          # sources give rows in date order: this is rare
+        columns = [None if c is None else [c[i] for i in order.tolist()] for c in columns]
+        date, value, level, published, url, note = columns
+        days = days[order]
     values = np.full(count, np.nan) if value is None else np.array(value, dtype=float)
     codes, texts = zip(*(encode(list(c) if c is not None else None, count) for c in (level, url, note)), strict=True)
-    return (days[order].tobytes(), _days(published, count)[order].tobytes(), values[order].tobytes(),
-            np.stack(codes)[:, order].astype(np.int32).tobytes(), json.dumps(texts))
+    return (days.tobytes(), _days(published, count).tobytes(), values.tobytes(),
+            np.stack(codes).astype(np.int32).tobytes(), json.dumps(texts))
 
 
-def insert(db: sqlite3.Connection, vintage: int, columns: Sequence[Sequence[Any] | None], count: int) -> None:
-    db.execute("INSERT INTO vintage_columns VALUES (?, ?, ?, ?, ?, ?)", (vintage, *pack(columns, count)))
+def digest(cells: Cells) -> str:
+    """The content hash of a vintage: its packed cells, every NaN the same bytes. Prefixed `v2:`,
+    so that a head hashed the old way (the rows' JSON, snapshot.content_hash) is told apart."""
+    date, published, value, codes, texts = cells
+    values = np.frombuffer(value, dtype=np.float64)
+    if np.isnan(values).any():
+        value = np.where(np.isnan(values), np.nan, values).tobytes()
+    h = hashlib.sha256()
+    for part in (date, published, value, codes, texts.encode()):
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return "v2:" + h.hexdigest()
+
+
+def insert(db: sqlite3.Connection, vintage: int, cells: Cells) -> None:
+    db.execute("INSERT INTO vintage_columns VALUES (?, ?, ?, ?, ?, ?)", (vintage, *cells))
 
 
 def backfill(db: sqlite3.Connection) -> None:
@@ -58,7 +82,7 @@ def backfill(db: sqlite3.Connection) -> None:
         rows = db.execute("SELECT date, value, level, published, source_url, note FROM observations "
                           "WHERE vintage_id = ? ORDER BY date", (vintage,)).fetchall()
         columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(6)]
-        insert(db, vintage, columns, len(rows))
+        insert(db, vintage, pack(columns, len(rows)))
 
 
 def read(db: sqlite3.Connection, eod: str, day: str, indicators: list[str] | None = None
@@ -66,7 +90,8 @@ def read(db: sqlite3.Connection, eod: str, day: str, indicators: list[str] | Non
     """(indicator, Series) in indicator order: every vintage fetched by `eod`, and in each the
     rows dated and published on or before `day`. One indicator's rows at a time, so that a
     caller which keeps only what it cites holds one series in memory, whatever the pack's size."""
-    sql = """SELECT v.indicator, v.id, substr(v.fetched_at, 1, 10), c.date, c.published, c.value, c.codes, c.texts
+    sql = """SELECT v.indicator, v.id, substr(v.fetched_at, 1, 10), c.date, c.published, c.value, c.codes, c.texts,
+                    v.origin
              FROM vintages v JOIN vintage_columns c ON c.vintage_id = v.id
              WHERE v.fetched_at <= ?"""
     args: list[Any] = [eod]
@@ -90,7 +115,8 @@ def read(db: sqlite3.Connection, eod: str, day: str, indicators: list[str] | Non
 def latest(db: sqlite3.Connection, indicators: list[str]) -> Iterator[tuple[str, Series]]:
     """(indicator, Series) of each indicator's newest vintage, every row of it."""
     rows = db.execute("""
-        SELECT v.indicator, v.id, substr(v.fetched_at, 1, 10), c.date, c.published, c.value, c.codes, c.texts
+        SELECT v.indicator, v.id, substr(v.fetched_at, 1, 10), c.date, c.published, c.value, c.codes, c.texts,
+               v.origin
         FROM vintages v JOIN vintage_columns c ON c.vintage_id = v.id
         WHERE v.id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY indicator
                        ORDER BY fetched_at DESC, id DESC) AS n FROM vintages
@@ -110,14 +136,15 @@ def to_frame(series: Series) -> pd.DataFrame:
 
 
 def _unpack(row: tuple[Any, ...], limit: np.datetime64) -> Series:
-    vintage, fetched, date, published, value, codes, texts = row
+    vintage, fetched, date, published, value, codes, texts, origin = row
     dates = np.frombuffer(date, dtype=np.int64).view("datetime64[D]")
     seen = np.frombuffer(published, dtype=np.int64).view("datetime64[D]")
     keep = (dates <= limit) & (seen <= limit)
     n = int(keep.sum())
     return Series(np.full(n, vintage, dtype=np.int64), np.full(n, np.datetime64(fetched, "D")),
                   dates[keep], seen[keep], np.frombuffer(value, dtype=np.float64)[keep],
-                  np.frombuffer(codes, dtype=np.int32).reshape(3, -1)[:, keep], json.loads(texts))
+                  np.frombuffer(codes, dtype=np.int32).reshape(3, -1)[:, keep], json.loads(texts),
+                  {int(vintage): origin})
 
 
 def _days(column: Sequence[Any] | None, count: int) -> np.ndarray:

@@ -119,8 +119,14 @@ class Store:
             sql, args = sql + " WHERE indicator = ?", (indicator,)
         return self.db.execute(sql + " LIMIT 1", args).fetchone() is not None
 
+    def content_hash(self, frame: pd.DataFrame) -> str:
+        """The hash `write_vintage` would store for this snapshot (columns.digest)."""
+        snap = _prepare(frame, hashed=False)
+        return columns.digest(columns.pack(snap.columns, snap.count))
+
     def write_vintage(self, indicator: str, frame: pd.DataFrame, *, fetched_at: dt.datetime,
-                      origin: str, base: Base | None = None, connector: str | None = None) -> bool:
+                      origin: str, base: Base | None = None, connector: str | None = None,
+                      note: str | None = None) -> bool:
         """Store a full snapshot of an indicator's series as a new vintage, in one transaction.
 
         Returns False (and writes nothing) when the content equals the latest vintage's. With a
@@ -129,22 +135,26 @@ class Store:
         new vintage is never dated before it. Without this, an ingest that read at its start and
         wrote with its start time was hidden behind an observe made meanwhile (issue 16).
         """
-        snap = _prepare(frame)
+        used = frame
+        snap = _prepare(frame, hashed=False)
         with self.transaction() as db:
             head = db.execute("SELECT id, fetched_at, content_hash FROM vintages WHERE indicator = ? "
                               "ORDER BY fetched_at DESC, id DESC LIMIT 1", (indicator,)).fetchone()
             stamp = iso_instant(fetched_at)
             if base is not None:
                 if (head[0] if head else None) != base.vintage:
-                    snap = _prepare(base.rebase(self._observations(head[0]) if head else _frame([])))
+                    used = base.rebase(self._observations(head[0]) if head else _frame([]))
+                    snap = _prepare(used, hashed=False)
                 stamp = max(stamp, head[1]) if head else stamp
-            if head and head[2] == snap.digest:
-                return False
+            cells = columns.pack(snap.columns, snap.count)
+            digest = columns.digest(cells)
+            if head and (head[2] == digest or (not head[2].startswith("v2:") and head[2] == _prepare(used).digest)):
+                return False           # the same content; a head from before the packed hash is compared its way
             cur = db.execute(
-                "INSERT INTO vintages (indicator, fetched_at, origin, content_hash, rows, connector) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (indicator, stamp, origin, snap.digest, snap.count, connector))
+                "INSERT INTO vintages (indicator, fetched_at, origin, content_hash, rows, connector, note) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (indicator, stamp, origin, digest, snap.count, connector, note))
             _insert_observations(db, cur.lastrowid or 0, snap)
-            columns.insert(db, cur.lastrowid or 0, snap.columns, snap.count)
+            columns.insert(db, cur.lastrowid or 0, cells)
         return True
 
     def latest(self, indicator: str) -> pd.DataFrame:
@@ -226,7 +236,7 @@ class Store:
         return _typed(frame)
 
     def vintage_log(self, indicator: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT id, indicator, fetched_at, origin, rows, content_hash, connector FROM vintages"
+        sql = "SELECT id, indicator, fetched_at, origin, rows, content_hash, connector, note FROM vintages"
         args: tuple[Any, ...] = ()
         if indicator:
             sql, args = sql + " WHERE indicator = ?", (indicator,)

@@ -81,6 +81,39 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE source_results ADD COLUMN answer TEXT;
     CREATE INDEX source_results_by_indicator ON source_results(indicator, run_id);
     """,
+    # Schema 4 (issue 15, item 5): an analyst's word on one observation, `tracker confirm` or
+    # `tracker reject`, with when it was said; `row` keeps the observation (JSON) so that a
+    # confirm after a reject can write it back. Read by store/reviews.py. The two indexes keep
+    # what every score reads of the runs (sourcelog.in_trouble, failed_nights) flat as they grow.
+    """
+    CREATE TABLE point_reviews (
+        id INTEGER PRIMARY KEY,
+        indicator TEXT NOT NULL,
+        date TEXT NOT NULL,
+        action TEXT NOT NULL,              -- confirm | reject
+        at TEXT NOT NULL,                  -- UTC instant, YYYY-MM-DDTHH:MM:SSZ
+        value REAL,
+        level TEXT,
+        row TEXT NOT NULL,
+        note TEXT
+    );
+    CREATE INDEX point_reviews_by_indicator ON point_reviews(indicator, date, at);
+    CREATE INDEX source_results_by_run ON source_results(run_id);
+    CREATE INDEX source_results_by_status ON source_results(status, run_id);
+    """,
+    # Schema 5 (issue 17, items 3 and 4): the seed file each indicator was last loaded from,
+    # by the SHA-256 of its bytes and the content hash of its rows (store/seeds.py: an edited
+    # seed becomes a new vintage); and why a vintage was written by hand (`tracker retract`'s note).
+    """
+    CREATE TABLE seed_files (
+        indicator TEXT PRIMARY KEY,
+        path TEXT NOT NULL,                -- as the pack names it
+        file_sha256 TEXT NOT NULL,
+        content_hash TEXT NOT NULL,        -- vintages.content_hash of the seed's rows alone
+        loaded_at TEXT NOT NULL
+    );
+    ALTER TABLE vintages ADD COLUMN note TEXT;
+    """,
 ]
 
 

@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 import sqlite3
+from collections.abc import Callable
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
@@ -85,13 +86,14 @@ class _Column(NamedTuple):
     encoder is known to give the canonical text."""
 
     sql: list[Any] | None
-    json: list[str] | str | None
+    json: list[str] | str | Callable[[], list[str]] | None
+    """Computed when called: only the legacy hash needs it."""
 
 
 _NULL_COLUMN = _Column(None, "null")
 
 
-def _prepare(frame: pd.DataFrame) -> Snapshot:
+def _prepare(frame: pd.DataFrame, hashed: bool = True) -> Snapshot:
     """The snapshot's SQL values and content hash, sharing the per-column work.
 
     Equivalent to the plain definitions kept in _prepare_slow: SQL rows built row by row with
@@ -108,7 +110,9 @@ def _prepare(frame: pd.DataFrame) -> Snapshot:
         return _prepare_slow(frame)
     n = len(frame)
     cols = [_column(frame, name, n) for name in OBS_COLUMNS]
-    parts = [c.json for c in cols]
+    if not hashed:      # the store hashes the packed columns (columns.digest); this is the legacy hash
+        return Snapshot([c.sql for c in cols], n, "")
+    parts = [c.json() if callable(c.json) else c.json for c in cols]
     text = _generic_json(frame, n) if any(p is None for p in parts) else _json_rows(parts, n)
     return Snapshot([c.sql for c in cols], n, hashlib.sha256(text.encode()).hexdigest())
 
@@ -138,7 +142,7 @@ def _date_column(col: pd.Series) -> _Column:
     if got is None:
         return _Column([_day(v) for v in col.tolist()], None)
     days, numbers, midnight = got
-    return _Column(days, _day_json(numbers) if midnight else None)
+    return _Column(days, (lambda: _day_json(numbers)) if midnight else None)
 
 
 def _float_column(values: np.ndarray, name: str) -> _Column | None:
@@ -150,8 +154,8 @@ def _float_column(values: np.ndarray, name: str) -> _Column | None:
         return None
     cells = _none_where(values.tolist(), missing)
     if np.isfinite(values).all():
-        return _Column(cells, list(map(float.__repr__, cells)))
-    return _Column(cells, [_JSON_SPECIAL.get(v) or float.__repr__(v) for v in cells])
+        return _Column(cells, lambda: list(map(float.__repr__, cells)))
+    return _Column(cells, lambda: [_JSON_SPECIAL.get(v) or float.__repr__(v) for v in cells])
 
 
 _JSON_SPECIAL: dict[float | None, str] = {None: "null", math.inf: "Infinity", -math.inf: "-Infinity"}

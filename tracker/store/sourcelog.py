@@ -14,6 +14,7 @@ consecutive empty answers, so that running `tracker ingest` twice in a night doe
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,8 @@ _MARKS = """
     SELECT s.indicator, MAX(s.run_id) AS last_run,
            MAX(CASE WHEN s.status != 'failed' THEN s.run_id END) AS ok_run,
            MAX(CASE WHEN s.answer IS NOT 'empty' THEN s.run_id END) AS full_run
-    FROM source_results s WHERE s.status != 'skipped' GROUP BY s.indicator"""
+    FROM source_results s WHERE s.status != 'skipped' AND s.indicator IN (SELECT value FROM json_each(?))
+    GROUP BY s.indicator"""
 
 _LOGS = f"""
     SELECT m.indicator, r.started, s.status, s.answer, s.error,
@@ -72,7 +74,8 @@ def source_logs(store: Store, indicators: list[str]) -> dict[str, SourceLog]:
     """Every named source's record (an empty one for a source never tried), read in one snapshot."""
     out = {i: SourceLog(i) for i in indicators}
     with store.snapshot() as db:
-        for iid, started, status, answer, error, ok, failures, nights, since in db.execute(_LOGS):
+        for iid, started, status, answer, error, ok, failures, nights, since in db.execute(
+                _LOGS, (json.dumps(indicators),)):
             if iid in out:
                 out[iid] = SourceLog(iid, last_attempt=started, last_status=status, last_answer=answer,
                                      last_error=error, last_fetched=ok, failures=failures, empty_nights=nights,
@@ -139,3 +142,26 @@ _CHANGED = """
       AND ((n.value IS NOT o.value AND (n.value IS NULL OR o.value IS NULL
                                         OR abs(n.value - o.value) > 1e-12 * abs(n.value)))
            OR n.level IS NOT o.level)"""
+
+
+def failed_nights(store: Store, eod: str) -> list[tuple[str, str]]:
+    """(UTC day, indicator) of every failed fetch in a run started by the instant `eod`: holding
+    back a data fault asks whether a source of the same kind failed the night a point came in."""
+    return [(day, iid) for day, iid in store.db.execute("""
+        SELECT DISTINCT substr(r.started, 1, 10), s.indicator FROM source_results s JOIN runs r ON r.id = s.run_id
+        WHERE s.status = 'failed' AND r.started <= ? ORDER BY 1, 2""", (eod,))]
+
+
+def in_trouble(store: Store, eod: str) -> list[str]:
+    """Sources whose newest attempt in the runs of the two days up to the newest run started by
+    the instant `eod` failed or came back empty: the few whose record (source_logs) the flags show.
+    Looking at the last runs only keeps a score's cost flat as the history of runs grows."""
+    rows = store.db.execute("""
+        SELECT s.indicator, s.status FROM source_results s JOIN runs r ON r.id = s.run_id
+        WHERE s.run_id IN (SELECT id FROM runs WHERE started <= :eod AND started >= (
+                  SELECT strftime('%Y-%m-%dT%H:%M:%SZ', MAX(started), '-2 days') FROM runs
+                  WHERE started <= :eod AND kind IN ('ingest', 'run')))
+          AND s.status != 'skipped'
+        ORDER BY s.run_id""", {"eod": eod}).fetchall()
+    last = dict(rows)
+    return sorted(iid for iid, status in last.items() if status in ("failed", "empty"))

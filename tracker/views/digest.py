@@ -35,7 +35,7 @@ from tracker.errors import InputError, TrackerError
 from tracker.store import sourcelog
 from tracker.store.db import Store
 from tracker.text import strip_controls, strip_fields
-from tracker.views import mail, report
+from tracker.views import figures, mail, report
 from tracker.views.export import safe_cell
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -96,13 +96,17 @@ def build(ctx: service.Context, store: Store, day: dt.date, movers: int = 5) -> 
         "scenarios": scenarios, "changes": _call_changes(doc, base_doc, names),
         "year": _year_summary(grid, year_post, scen, names),
         "chart_alt": _alt_text(grid, year_post, scen, window),
-        "movers": [_mover(m, inds[m["indicator"]].name) for m in doc["movers"]],
+        "movers": [{**_mover(m, inds[m["indicator"]]), "revised": m["indicator"] in _revised(doc)}
+                   for m in doc["movers"]],
         "signposts": signposts,
         "watch_next": [{**w, "name": inds[w["indicator"]].name} for w in doc["watch_next"]],
         "observations": analyst_observations(store, ctx.pack, day - WEEK + dt.timedelta(days=1), day),
         "stale": [{"indicator": i, "name": inds[i].name, "last": (by_id[i]["observation"] or {}).get("date")}
                   for i in doc["stale"]],
-        "no_data": [{"indicator": i, "name": inds[i].name} for i in doc["no_data"]],
+        "no_data": [{"indicator": i, "name": inds[i].name,
+                     "why": (doc.get("not_enough_history") or {}).get(i, {}).get("message")} for i in doc["no_data"]],
+        "flags": [{**f, "label": report.FLAG_LABELS[f["kind"]], "name": inds[f["indicator"]].name}
+                  for f in doc["flags"] if f["indicator"] in inds],
         "failing": store.failing_sources(),
         "empty": sourcelog.empty_sources(store, [i for i, ind in inds.items() if ind.source.kind != "manual"]),
         "empty_after": ctx.config.empty_after,
@@ -119,7 +123,7 @@ LIST_LIMIT = 10
 """Items shown of each list in the mail. Mail clients clip an HTML part beyond about 100 KB,
 and a 2,000-indicator pack changes hundreds of states in a week: the rest go in the attached
 CSV, and the mail says how many."""
-BOUNDED = ("signposts", "watch_next", "observations", "stale", "no_data", "failing", "empty")
+BOUNDED = ("signposts", "watch_next", "observations", "stale", "no_data", "flags", "failing", "empty")
 """All in the CSV but the analyst observations, which `tracker export` lists."""
 
 
@@ -148,7 +152,7 @@ def _full_csv(rows_now: list[dict], rows_base: dict[str, dict], inds: dict[str, 
         iid = r["indicator"]
         w.writerow([safe_cell(c) for c in (
             iid, inds[iid].name, inds[iid].group, r["state"], rows_base.get(iid, {}).get("state"),
-            obs.get("date"), _what(r["observation"]), obs.get("source_url"), obs.get("note"),
+            obs.get("date"), _what(r["observation"], inds[iid]), obs.get("source_url"), obs.get("note"),
             "stale" if iid in stale else "", watch.get(iid), failing.get(iid))])
     return out.getvalue().encode()
 
@@ -207,19 +211,27 @@ def _alt_text(grid: list[dt.date], post: np.ndarray, scen: list[str], window: in
             f"The last {window} weeks (the trend window) are shaded.")
 
 
-def _what(obs: dict[str, Any] | None) -> str:
+def _what(obs: dict[str, Any] | None, ind: Any = None) -> str:
+    """The figure as the terminal shows it: with the indicator, the one that decided the state
+    and its unit ("−44.3% y/y (8.46 USD bn)"); without, the value and its unit."""
     if not obs:
         return "no data"
     if "level" in obs:
         return str(obs["level"])
-    unit = f" {obs['unit']}" if obs.get("unit") else ""
+    if ind is not None:
+        return figures.figure(ind, obs) or "no data"
     value = obs.get("value")
-    return f"{value:g}{unit}" if isinstance(value, (int, float)) else "no value"
+    return figures.amount(value, obs.get("unit") or "") if isinstance(value, (int, float)) else "no value"
 
 
-def _mover(m: dict[str, Any], name: str) -> dict[str, Any]:
+def _revised(doc: dict[str, Any]) -> set[str]:
+    """Indicators with a recent revision: their movers are tagged `revised` (issue 15)."""
+    return {f["indicator"] for f in doc.get("flags") or [] if f["kind"] == "revised"}
+
+
+def _mover(m: dict[str, Any], ind: Any) -> dict[str, Any]:
     obs = m["observation"]
-    return {**m, "name": name, "what": _what(obs), "date": (obs or {}).get("date"),
+    return {**m, "name": ind.name, "what": _what(obs, ind), "date": (obs or {}).get("date"),
             "source_url": (obs or {}).get("source_url"), "note": (obs or {}).get("note")}
 
 
@@ -232,7 +244,8 @@ def _signposts(rows_now: list[dict], rows_base: dict[str, dict], inds: dict[str,
             continue
         obs = r["observation"] or {}
         out.append({"indicator": r["indicator"], "name": inds[r["indicator"]].name, "from_state": was,
-                    "to_state": r["state"], "what": _what(r["observation"]), "date": obs.get("date"),
+                    "to_state": r["state"], "what": _what(r["observation"], inds[r["indicator"]]),
+                    "date": obs.get("date"),
                     "source_url": obs.get("source_url"), "note": obs.get("note")})
     return out
 

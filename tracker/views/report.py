@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tracker.pack.types import Pack
 from tracker.score.result import Result
 from tracker.score.trend import moves, trend_check
 from tracker.score.whatif import watch_next
-from tracker.text import escape_controls, escape_fields
-from tracker.views.terminal import fit, listing, shorten, width
+from tracker.text import escape_fields
+from tracker.views import figures
+from tracker.views.terminal import fit, listing, shorten, signed, width
 
 
 def _num(x: Any) -> Any:
@@ -108,11 +110,34 @@ def to_json(result: Result, movers: int = 5) -> dict[str, Any]:
         "evidence_only": {s: _num(result.evidence_only[t, k]) for k, s in enumerate(scen)},
         "prior": {s: _num(math.exp(result.model.log_prior[k])) for k, s in enumerate(scen)},
         "coverage": _num(result.coverage[t]),
-        "movers": [r for r in rows if r["change_kind"] != "none"][:movers],
+        "movers": [r for r in rows if r["change_kind"] != "none" and moved(r)][:movers],
         "stale": [r["indicator"] for r in rows if r["observation"] and not r["fresh"]],
         "no_data": [r["indicator"] for r in rows if r["observation"] is None],
         "watch_next": watch_next(result, t),
+        "flags": result.flags,
+        **_short_history(result, rows),
     }
+
+
+MOVED = 0.005
+"""Bits: a change that rounds to 0.00 is not a move. Such a row was listed as a mover, showing
+"A+0.00 B-0.00 C+0.00 [new evidence]" (issue 17)."""
+
+
+def moved(row: dict[str, Any]) -> bool:
+    return max(abs(v or 0.0) for v in row["change_bits"].values()) >= MOVED
+
+
+def _short_history(result: Result, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """{"not_enough_history": {id: {readings, needs, message}}} for the indicators without data
+    whose rows are too few for their transforms; absent when there are none, so every other
+    document keeps its bytes."""
+    short = {r["indicator"]: result.short_history[r["indicator"]] for r in rows
+             if r["observation"] is None and r["indicator"] in result.short_history}
+    if not short:
+        return {}
+    return {"not_enough_history": {iid: {"readings": k, "needs": n, "message": figures.short_history(k, n)}
+                                   for iid, (k, n) in short.items()}}
 
 
 def _trend_check(result: Result, t: int) -> dict[str, Any]:
@@ -155,9 +180,10 @@ def headline(doc: dict[str, Any]) -> str:
     return text + f"; no clear trend over {doc['window_weeks']} weeks"
 
 
-def render_score(doc: dict[str, Any]) -> str:
+def render_score(doc: dict[str, Any], pack: Pack | None = None) -> str:
     """The one-screen view of to_json's document, every stored text with its control characters
-    escaped (a note or URL could otherwise clear the screen or retitle the window)."""
+    escaped (a note or URL could otherwise clear the screen or retitle the window). With the
+    pack, each mover shows the figure that decided its state, with its unit."""
     doc = escape_fields(doc)
     w = doc["window_weeks"]
     lines = [*fit(f"{doc['pack']} — as of {doc['as_of']}"), "", *fit(headline(doc))]
@@ -170,26 +196,28 @@ def render_score(doc: dict[str, Any]) -> str:
         change = s["change"] or 0.0
         arrow = ARROWS[(change > 0.005) - (change < -0.005)]
         label = shorten(f"{s['id']}  {s['name']}", room)
-        lines.append(f"  {label:<{room}} {s['probability']:>6.2f} {before:>7} {change:>+7.2f} {arrow}")
+        lines.append(f"  {label:<{room}} {s['probability']:>6.2f} {before:>7} {signed(change):>7} {arrow}")
     ev = ", ".join(f"{k} {v:.2f}" for k, v in doc["evidence_only"].items())
     lines += ["", *fit(f"evidence alone (uniform prior): {ev}; coverage {doc['coverage']:.0%}", "  ")]
     if doc["movers"]:
         lines += ["", *fit(f"Top movers over {w} weeks (change in bits toward each scenario):")]
+        revised = {f["indicator"] for f in doc.get("flags") or [] if f["kind"] == "revised"}
         for m in doc["movers"]:
-            lines += mover_lines(m)
+            lines += mover_lines({**m, "change_kind": f"{m['change_kind']}, revised"} if m["indicator"] in revised
+                                 else m, pack)
     if doc["stale"] or doc["no_data"]:
         lines.append("")
         if doc["stale"]:
             lines += listing("stale", doc["stale"], LIST_SHOWN, "tracker explain lists them all")
-        if doc["no_data"]:
-            lines += listing("no data yet", doc["no_data"], LIST_SHOWN, "tracker explain lists them all")
+        lines += _no_data_lines(doc)
+    lines += flag_lines(doc.get("flags") or [])
     if doc["watch_next"]:
-        lines += ["", "Watch next (one change that would move the call):"]
+        lines += ["", *fit("Watch next (one change that would move the call):")]
         for x in doc["watch_next"][:WATCH_SHOWN]:
             lines += fit(watch_line(x), "  ")
         more = len(doc["watch_next"]) - WATCH_SHOWN
         if more > 0:
-            lines.append(f"  and {more:,} more (tracker explain lists them all)")
+            lines += fit(f"and {more:,} more (tracker explain lists them all)", "  ")
     else:
         lines += ["", *fit("Watch next: no single change of state would start or end a trend call or change the lead.")]
     return "\n".join(lines)
@@ -197,6 +225,31 @@ def render_score(doc: dict[str, Any]) -> str:
 
 LIST_SHOWN = 8
 """Ids shown of the stale and no-data lists in the terminal; --json carries all of them."""
+FLAGS_SHOWN = 4
+"""Flags shown in the terminal, FLAG_LINES lines each at most; --json, explain --json and the
+digest carry all of them."""
+FLAG_LINES = 3
+FLAG_LABELS = {"unconfirmed": "held back", "revised": "revised", "failing": "failing source",
+               "empty": "empty answers"}
+
+
+def flag_lines(flags: list[dict[str, Any]]) -> list[str]:
+    """The data flags, a few lines whatever their number: what is held back, revised or failing."""
+    if not flags:
+        return []
+    counts: dict[str, int] = {}
+    for f in flags:
+        counts[f["kind"]] = counts.get(f["kind"], 0) + 1
+    lines = ["", *fit("Data flags (" + ", ".join(f"{n} {FLAG_LABELS[k]}" for k, n in counts.items()) + "):")]
+    for f in flags[:FLAGS_SHOWN]:
+        wrapped = fit(f"{FLAG_LABELS[f['kind']]}: {f['indicator']} {f['date']}: {f['detail']}", "  ")
+        if len(wrapped) > FLAG_LINES:
+            last = wrapped[FLAG_LINES - 1] + " …"
+            wrapped = [*wrapped[:FLAG_LINES - 1], last if len(last) <= width() else shorten(last, width())]
+        lines += wrapped
+    if len(flags) > FLAGS_SHOWN:
+        lines.append(f"  and {len(flags) - FLAGS_SHOWN:,} more (tracker score --json lists them all)")
+    return lines
 WATCH_SHOWN = 3
 """The terminal's cut of the watch list; --json, the digest and explain carry all of it."""
 
@@ -206,12 +259,29 @@ def watch_line(x: dict[str, Any]) -> str:
     return f"{x['indicator']}: {x['from_state'] or 'no data'} → {x['to_state']}  {x['flips']}"
 
 
-def mover_lines(m: dict[str, Any]) -> list[str]:
-    """A mover in two parts, each wrapped to the terminal: what moved, then the observation."""
-    change = " ".join(f"{k}{v:+.2f}" for k, v in m["change_bits"].items())
+def _no_data_lines(doc: dict[str, Any]) -> list[str]:
+    """Indicators without a state: with no rows yet, and with rows too few for their transforms
+    (the seeds exist; "no data" said otherwise, issue 17)."""
+    short = doc.get("not_enough_history") or {}
+    none = [i for i in doc["no_data"] if i not in short]
+    lines = listing("no data yet", none, LIST_SHOWN, "tracker explain lists them all") if none else []
+    if short:
+        items = [f"{i} ({x['message'].removeprefix('not enough history: ')})" for i, x in short.items()]
+        lines += listing("not enough history", items, LIST_SHOWN, "tracker explain lists them all")
+    return lines
+
+
+def mover_lines(m: dict[str, Any], pack: Pack | None = None) -> list[str]:
+    """A mover in two parts, each wrapped to the terminal: what moved, then the figure that
+    decided its state ("−44.3% y/y (8.46 USD bn) on 2025-12-31") and its source."""
+    change = " ".join(f"{k}{signed(v)}" for k, v in m["change_bits"].items())
     obs = m["observation"] or {}
-    what = obs.get("level") if "level" in obs else obs.get("value")
-    cite = f"{what} on {obs.get('date')} · {obs.get('source_url') or 'no source'}" if obs else "no data"
+    ind = pack.indicators.get(m["indicator"]) if pack else None
+    if ind is not None:
+        what = figures.detail(ind, obs)
+    else:
+        what = f"{obs.get('level') if 'level' in obs else obs.get('value')} on {obs.get('date')}"
+    cite = f"{what} · {obs.get('source_url') or 'no source'}" if obs else "no data"
     return [*fit(f"{m['indicator']}  {m['state']}  {change}  [{m['change_kind']}]", "  "), *fit(cite, "      ")]
 
 
@@ -229,50 +299,3 @@ def explain_rows(result: Result, t: int) -> list[dict[str, Any]]:
         r["level_bits"] = {s: _num(level[i, k]) for k, s in enumerate(scen)} if has else None
         r["stall_bits"] = {s: _num(stall[i, k]) for k, s in enumerate(scen)} if has else None
     return rows
-
-
-def render_explain(result: Result, scenario: str | None, t: int | None = None) -> str:
-    """Every indicator's contribution in bits; the rows and the prior add up to the log-odds.
-    Stored and pack text is shown with its control characters escaped, as in render_score."""
-    t = len(result.grid) - 1 if t is None else t
-    scen = result.model.scenarios
-    rows = escape_fields(explain_rows(result, t))
-    post = result.post[t]
-    clr = (np.log2(post) - np.log2(post).mean())
-    header = "  ".join(f"{s:>7}" for s in scen)
-    group = len(header)
-    stalls = any(r["stall_bits"] for r in rows)
-    split = f"   {'level (stage reached)':<{group}}   {'stall (no progress)':<{group}}" if stalls else ""
-    lines = [f"{result.pack.name} — contributions as of {result.as_of.date()} (bits, centred)", ""]
-    if stalls:
-        lines.append(f"  {'':<28} {'total':<{group}}{split}")
-    lines.append(f"  {'':<28} {header}" + (f"   {header}   {header}" if stalls else "") + "   state / observation")
-    prior = result.prior_bits()
-    lines.append(f"  {'prior':<28} " + "  ".join(f"{x:>+7.3f}" for x in prior))
-    for r in sorted(rows, key=lambda r: -max(abs(v or 0) for v in r["bits"].values())):
-        obs = r["observation"] or {}
-        what = obs.get("level") if "level" in obs else obs.get("value")
-        cite = (f"{r['state']}: {what} on {obs.get('date')}, {obs.get('source_url') or 'no source recorded'}"
-                if obs else "no data")
-        cells = "  ".join(f"{r['bits'][s]:>+7.3f}" for s in scen)
-        if stalls:
-            parts = [r["level_bits"], r["stall_bits"]] if r["stall_bits"] else [None, None]
-            cells += "".join("   " + ("  ".join(f"{round(p[s], 3) + 0.0:>+7.3f}" for s in scen) if p else " " * group)
-                             for p in parts)
-        lines.append(f"  {r['indicator']:<28} {cells}   {cite}")
-    lines.append(f"  {'= log2 posterior (centred)':<28} " + "  ".join(f"{x:>+7.3f}" for x in clr))
-    lines.append(f"  {'posterior':<28} " + "  ".join(f"{x:>7.3f}" for x in post))
-    if scenario:
-        from tracker.score.whatif import best_pair
-
-        pair = escape_fields(best_pair(result, scenario, t))
-        if pair:
-            moves_txt = " and ".join(f"{c['indicator']} → {c['to_state']}" for c in pair["changes"])
-            verdict = "would give it the lead" if pair["flips"] else "would not be enough for the lead"
-            lines += ["", f"Best pair toward {scenario}: {moves_txt} {verdict} "
-                          f"({', '.join(f'{k} {v:.2f}' for k, v in pair['probabilities'].items())})"]
-    wn = escape_fields(watch_next(result, t))
-    if wn:
-        lines += ["", "What would change the call (every single change of state that would):"]
-        lines += [f"  {watch_line(x)}" for x in wn]
-    return escape_controls("\n".join(lines), keep="\n")
