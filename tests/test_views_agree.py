@@ -83,6 +83,8 @@ def test_units_and_the_deciding_figure_in_every_view(default_pack: Path) -> None
         "unit": "USD bn", "source_url": "https://www.vedomosti.ru/auto/news/2026/01/23/1171259-import-toyota"}
     digest = unwrapped(run(default_pack, "digest", "--week", DAY))
     assert f"{figure} on 2025-12-31 - https://www.vedomosti.ru/" in digest
+    movers = {m["indicator"]: m for m in json.loads(run(default_pack, "score", "--json", "--as-of", DAY))["movers"]}
+    assert movers["car-exports-ru"]["figure"] == figure                 # the same label in score --json
 
 
 def test_explain_names_an_ordinal_level_once(default_pack: Path) -> None:

@@ -110,7 +110,8 @@ def to_json(result: Result, movers: int = 5) -> dict[str, Any]:
         "evidence_only": {s: _num(result.evidence_only[t, k]) for k, s in enumerate(scen)},
         "prior": {s: _num(math.exp(result.model.log_prior[k])) for k, s in enumerate(scen)},
         "coverage": _num(result.coverage[t]),
-        "movers": [r for r in rows if r["change_kind"] != "none" and moved(r)][:movers],
+        "movers": [{**r, "figure": figures.figure(result.pack.indicators[r["indicator"]], r["observation"])}
+                   for r in rows if r["change_kind"] != "none" and moved(r)][:movers],
         "stale": [r["indicator"] for r in rows if r["observation"] and not r["fresh"]],
         "no_data": [r["indicator"] for r in rows if r["observation"] is None],
         "watch_next": watch_next(result, t),
