@@ -5,6 +5,7 @@ next vintage), each rule made to fail, the analyst's confirm and reject, and cor
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -350,3 +351,25 @@ def test_each_part_of_the_rule_is_what_holds_the_jump_back(tmp_path, monkeypatch
         assert flags(held, "unconfirmed") and state(held) == "growth"          # flagged, yet it moved the state
     else:
         assert [f["date"] for f in flags(confirmed, "unconfirmed")] == ["2026-02-28"]   # never released
+
+
+def test_rejecting_a_sources_only_point_leaves_ingest_and_score_working(tmp_path: Path) -> None:
+    """A reject (or retract) of an indicator's only point leaves its newest vintage empty: the
+    next ingest read that vintage's id from its first row and crashed; the scorer kept showing
+    the rejected value, where `export` showed nothing."""
+    from ingest_helpers import cli, csv_text, write_project
+
+    (tmp_path / "s.csv").write_text(csv_text([("2024-01-31", 1.0)]))
+    cfg = write_project(tmp_path, {"f": {"kind": "file", "path": "s.csv"}})
+    assert cli(cfg).code == 0
+
+    def run(*args: str) -> str:
+        res = CliRunner().invoke(main, [*args, "--config", str(cfg)])
+        assert res.exit_code == 0, res.output
+        return res.stdout
+
+    run("reject", "f", "2024-01-31")
+    assert cli(cfg).code == 0
+    doc = json.loads(run("score", "--json"))
+    assert "f" in doc["no_data"]
+    assert run("export").splitlines()[1:] == []

@@ -506,3 +506,22 @@ def test_gather_reads_only(tmp_path: Path) -> None:
     assert set(data.indicators) == {"trade", "deal"}
     assert np.isfinite(data.indicators["trade"]["bits_over_time"]).all()
 
+
+
+def test_a_pack_with_share_of_gets_its_site_with_the_share_charted(tmp_path: Path) -> None:
+    """The site runs the pack's transforms for each chart; share_of reads the other indicator's
+    series (it crashed with KeyError: -1 once the scorer's history became packed columns)."""
+    states = [{"name": "low", "below": 50}, {"name": "high"}]
+    lik = {"low": {"A": 0.2, "B": 0.5, "C": 0.8}, "high": {"A": 0.5, "B": 0.5, "C": 0.2}}
+    part = numeric("part", "g", states, lik, transforms=[{"share_of": {"indicator": "total"}}])
+    total = numeric("total", "h", states, lik)
+    months = [f"2025-{m:02d}-28" for m in range(1, 13)]
+    seeds = {"part": [{"date": d, "value": 40} for d in months], "total": [{"date": d, "value": 100} for d in months]}
+    cfg = write_pack(tmp_path, scenarios({"A": 0.4, "B": 0.3, "C": 0.3}, {"g": 1.0, "h": 1.0}), [part, total], seeds)
+    res = run_site(cfg, tmp_path / "out", "--as-of", "2026-01-15")
+    assert res.exit_code == 0, res.output
+    assert check_site(tmp_path / "out") == []
+    ctx = service.load(str(cfg))
+    with ctx.store() as store:
+        data = sitedata.gather(ctx, store, dt.date(2026, 1, 15))
+    assert list(data.indicators["part"]["feature"]["values"]) == [40.0] * 12

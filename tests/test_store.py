@@ -172,3 +172,17 @@ def test_crash_mid_write_leaves_previous_state(tmp_path: Path) -> None:
         assert [v["origin"] for v in s.vintage_log("x")] == ["seed"]
         assert list(s.latest("x")["value"]) == [1.0, 2.0, 9.0]
     assert count(path, "observations") == 3
+
+
+def test_failing_sources_as_known_at_the_end_of_a_day(store: Store) -> None:
+    """A digest or site of a past week shows the failures known then, not today's."""
+    early = store.record_run("ingest", "partial", {}, now=utc("2024-01-10"))
+    store.record_sources(early, [{"indicator": "x", "status": "failed", "error": "HTTP 500"},
+                                 {"indicator": "y", "status": "new"}])
+    later = store.record_run("ingest", "partial", {}, now=utc("2024-02-10"))
+    store.record_sources(later, [{"indicator": "x", "status": "new"},
+                                 {"indicator": "y", "status": "failed", "error": "timeout"}])
+    assert [f["indicator"] for f in store.failing_sources(dt.date(2024, 1, 31))] == ["x"]
+    assert [f["indicator"] for f in store.failing_sources(dt.date(2024, 2, 10))] == ["y"]
+    assert [f["indicator"] for f in store.failing_sources()] == ["y"]
+    assert store.failing_sources(dt.date(2024, 1, 1)) == []

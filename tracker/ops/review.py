@@ -4,9 +4,10 @@ A confirm makes a point held back as unconfirmed count from the moment it is rec
 writes a new vintage without the point (origin `reject`), so it stops counting from then, and
 keeps the rejected row; a confirm after it writes the row back as a new vintage (origin
 `confirm`): a rejection is reversible. Both are kept with their instant in `point_reviews`, so a
-backtest of an earlier date still sees what was known then. The review is recorded before the
-vintage is written: a crash in between leaves the point where it was, and the command can be
-given again.
+backtest of an earlier date still sees what was known then. A reject is recorded before its
+vintage is written, a restoring confirm after: a crash in between leaves the point where it was
+with the review that a second run needs (the rejected row, or the point back in the store), so
+the command can be given again.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ def confirm(pack: Pack, store: Store, indicator: str, date: str, now: dt.datetim
     def with_row(snap: pd.DataFrame) -> pd.DataFrame:
         return _with(snap, restored)
 
-    reviews.record(store, indicator, day.isoformat(), "confirm", restored, at=now)
     snapshot, head = store.latest_with_head(indicator)
     store.write_vintage(indicator, with_row(snapshot), fetched_at=now, origin="confirm", base=Base(head, with_row))
+    reviews.record(store, indicator, day.isoformat(), "confirm", restored, at=now)
     return (f"Restored {indicator} = {_what(ind, restored)} on {day}, rejected on {last.at[:10]}: "
             "written back as a new vintage; it counts from now.")
 

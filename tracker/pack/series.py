@@ -8,7 +8,7 @@ repeats one URL 3,650 times (issue 20).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,10 @@ class Series:
     origin: dict[int, str] = field(default_factory=dict)
     """Vintage id -> how it was written (seed, ingest, observe, reject, confirm); empty when the
     rows were built in memory without one. Holding back a data fault looks only at `ingest`."""
+    gaps: list[tuple[int, np.datetime64]] = field(default_factory=list)
+    """Vintages with no rows (a reject or retract of the last point), as (how many vintages with
+    rows came before it, the day it was fetched): from that day the vintage before holds nothing,
+    as `Store.as_of` shows it."""
 
     def __len__(self) -> int:
         return len(self.date)
@@ -41,7 +45,7 @@ class Series:
     def take(self, rows: np.ndarray) -> Series:
         """The rows at these positions (the scorer keeps only the rows it cites)."""
         return Series(self.vintage[rows], self.fetched[rows], self.date[rows], self.published[rows],
-                      self.value[rows], self.codes[:, rows], self.texts, self.origin)
+                      self.value[rows], self.codes[:, rows], self.texts, self.origin, self.gaps)
 
     def levels(self) -> np.ndarray:
         """Each row's level (None where missing), for ordinal indicators."""
@@ -86,11 +90,11 @@ def from_frame(rows: pd.DataFrame) -> Series:
                   [t for _, t in pick], origin)
 
 
-def join(parts: list[Series]) -> Series:
+def join(parts: list[Series], gaps: list[tuple[int, np.datetime64]] | None = None) -> Series:
     """One indicator's vintages as one Series, each vintage's codes shifted past the texts of
-    the vintages before it."""
+    the vintages before it; `gaps` as Series.gaps."""
     if len(parts) == 1:
-        return parts[0]
+        return replace(parts[0], gaps=gaps or [])
     texts: list[list[str]] = [[], [], []]
     codes = []
     for p in parts:
@@ -101,7 +105,7 @@ def join(parts: list[Series]) -> Series:
     return Series(*(np.concatenate([getattr(p, f) for p in parts])
                     for f in ("vintage", "fetched", "date", "published", "value")),
                   np.concatenate(codes, axis=1).astype(np.int32), texts,
-                  {k: v for p in parts for k, v in p.origin.items()})
+                  {k: v for p in parts for k, v in p.origin.items()}, gaps or [])
 
 
 def encode(column: list[Any] | None, count: int) -> tuple[np.ndarray, list[str]]:

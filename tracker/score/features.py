@@ -120,6 +120,7 @@ def compute(ind: Indicator, series: Series, grid: np.ndarray,
     fetched = series.fetched[starts]
     for j, (a, b) in enumerate(zip(starts, ends, strict=True)):
         stop = fetched[j + 1] if j + 1 < len(starts) else np.datetime64("9999-12-31", "D")
+        stop = min([stop, *(day for after, day in series.gaps if after == j + 1)])   # emptied by a reject
         sel = (grid >= fetched[j]) & (grid < stop)
         if not sel.any():
             continue

@@ -149,8 +149,9 @@ class Others:
 
     def _latest(self, other: str) -> Series:
         rows = self.by_ind.get(other)
-        if rows is None or not len(rows):
-            return no_rows()
+        vintages = 0 if rows is None else len(np.unique(rows.vintage))
+        if rows is None or not len(rows) or any(after == vintages for after, _ in rows.gaps):
+            return no_rows()                # nothing, or its newest vintage holds no rows
         last = np.flatnonzero(rows.vintage == rows.vintage[-1])
         return rows.take(last[np.argsort(rows.date[last], kind="stable")])
 

@@ -401,4 +401,5 @@ def _progress(enabled: bool, n: int, total: int, r: dict[str, Any]) -> None:
 
 
 MANY_SOURCES = 50
-"""Above this, ingest reports sources by count, and by name only the failures and changes."""
+"""Above this, ingest logs a count at each tenth and only the failures by name, and its table
+lists the failures, the empty answers and the first changes, then counts."""

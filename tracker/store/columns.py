@@ -99,21 +99,24 @@ def read(db: sqlite3.Connection, eod: str, day: str, indicators: list[str] | Non
         sql += " AND v.indicator IN (SELECT value FROM json_each(?))"
         args.append(json.dumps(indicators))
     limit = np.datetime64(day, "D")
-    current, parts = None, []
+    current, parts, gaps = None, [], []
     for row in db.execute(sql + " ORDER BY v.indicator, v.fetched_at, v.id", args):
         if row[0] != current:
             if parts:
-                yield str(current), join(parts)
-            current, parts = row[0], []
+                yield str(current), join(parts, gaps)
+            current, parts, gaps = row[0], [], []
         part = _unpack(row[1:], limit)
         if len(part):
             parts.append(part)
+        elif not row[3] and parts:       # a vintage with no rows at all ends the one before it
+            gaps.append((len(parts), np.datetime64(row[2], "D")))
     if parts:
-        yield str(current), join(parts)
+        yield str(current), join(parts, gaps)
 
 
-def latest(db: sqlite3.Connection, indicators: list[str]) -> Iterator[tuple[str, Series]]:
-    """(indicator, Series) of each indicator's newest vintage, every row of it."""
+def latest(db: sqlite3.Connection, indicators: list[str]) -> Iterator[tuple[str, int, Series]]:
+    """(indicator, vintage id, Series) of each indicator's newest vintage, every row of it (none
+    when a reject or retract took its last point: the id is named apart for that)."""
     rows = db.execute("""
         SELECT v.indicator, v.id, substr(v.fetched_at, 1, 10), c.date, c.published, c.value, c.codes, c.texts,
                v.origin
@@ -123,7 +126,7 @@ def latest(db: sqlite3.Connection, indicators: list[str]) -> Iterator[tuple[str,
                        WHERE indicator IN (SELECT value FROM json_each(?))) WHERE n = 1)""",
                       (json.dumps(indicators),))
     for row in rows:
-        yield str(row[0]), _unpack(row[1:], np.datetime64("9999-12-31", "D"))
+        yield str(row[0]), int(row[1]), _unpack(row[1:], np.datetime64("9999-12-31", "D"))
 
 
 def to_frame(series: Series) -> pd.DataFrame:

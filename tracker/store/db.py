@@ -185,9 +185,8 @@ class Store:
         columns: as rows, 2,000 ten-year daily series took 17 s before any source was fetched."""
         out, heads = {}, {}
         with self.snapshot() as db:
-            for iid, series in columns.latest(db, indicators):
-                out[iid] = columns.to_frame(series)
-                heads[iid] = int(series.vintage[0])
+            for iid, head, series in columns.latest(db, indicators):
+                out[iid], heads[iid] = columns.to_frame(series), head
         empty = _frame([])
         return {i: out.get(i, empty) for i in indicators}, {i: heads.get(i) for i in indicators}
 
@@ -308,12 +307,14 @@ class Store:
             "SELECT MAX(finished) FROM runs WHERE kind = ? AND status IN ('ok', 'partial')", (kind,)).fetchone()
         return dt.datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC) if row[0] else None
 
-    def failing_sources(self) -> list[dict[str, Any]]:
-        """Sources whose latest ingest attempt failed, with the reason."""
+    def failing_sources(self, day: dt.date | None = None) -> list[dict[str, Any]]:
+        """Sources whose latest ingest attempt (by the end of `day`, default any) failed, with
+        the reason: a digest or site of a past week shows the failures known then."""
         cur = self.db.execute("""
             SELECT s.indicator, s.error, r.started FROM source_results s JOIN runs r ON r.id = s.run_id
-            WHERE s.rowid IN (SELECT MAX(rowid) FROM source_results GROUP BY indicator)
-              AND s.status = 'failed' ORDER BY s.indicator""")
+            WHERE s.rowid IN (SELECT MAX(x.rowid) FROM source_results x JOIN runs y ON y.id = x.run_id
+                              WHERE y.started <= ? GROUP BY x.indicator)
+              AND s.status = 'failed' ORDER BY s.indicator""", (end_of_day(day) if day else "9999",))
         return [{"indicator": i, "error": e, "at": a} for i, e, a in cur.fetchall()]
 
     def save_scores(self, run_id: int, probabilities: pd.DataFrame) -> None:

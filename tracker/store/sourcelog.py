@@ -20,9 +20,6 @@ from typing import Any
 
 from tracker.store.db import Store
 
-ANSWERS = ("data", "not_modified", "same_body", "empty", "error")
-"""What a source's server (or file, or database) answered, as `source_results.answer` holds it."""
-
 
 @dataclass
 class SourceLog:

@@ -86,6 +86,7 @@ def build(ctx: service.Context, store: Store, day: dt.date, movers: int = 5) -> 
     prev_send = store.send_state(week_key(base_day))
     by_id = {r["indicator"]: r for r in rows_now}
     signposts = _signposts(rows_now, rows_base, inds)
+    live = [i for i, ind in inds.items() if ind.source.kind != "manual"]
     content = {
         "pack": doc["pack"], "week": week_key(day), "as_of": doc["as_of"], "baseline": base_doc["as_of"],
         "baseline_sent": bool(prev_send and prev_send["status"] == "sent"),
@@ -107,8 +108,9 @@ def build(ctx: service.Context, store: Store, day: dt.date, movers: int = 5) -> 
                      "why": (doc.get("not_enough_history") or {}).get(i, {}).get("message")} for i in doc["no_data"]],
         "flags": [{**f, "label": report.FLAG_LABELS[f["kind"]], "name": inds[f["indicator"]].name}
                   for f in doc["flags"] if f["indicator"] in inds],
-        "failing": store.failing_sources(),
-        "empty": sourcelog.empty_sources(store, [i for i, ind in inds.items() if ind.source.kind != "manual"]),
+        "failing": store.failing_sources(day),
+        "empty": [e for e in sourcelog.empty_sources(store, live)
+                  if (e["since"] or "") <= f"{day.isoformat()}T23:59:59Z"],      # known by then
         "empty_after": ctx.config.empty_after,
         "last_run": next(iter(store.runs(kind="run", limit=1)), None),
         "version": __version__,
@@ -124,7 +126,8 @@ LIST_LIMIT = 10
 and a 2,000-indicator pack changes hundreds of states in a week: the rest go in the attached
 CSV, and the mail says how many."""
 BOUNDED = ("signposts", "watch_next", "observations", "stale", "no_data", "flags", "failing", "empty")
-"""All in the CSV but the analyst observations, which `tracker export` lists."""
+"""In the attached CSV, all but the analyst observations (`tracker export` lists them); source
+health in full is `tracker status` and `tracker sources`."""
 
 
 def _bound(content: dict[str, Any]) -> dict[str, int]:

@@ -76,7 +76,7 @@ def gather(ctx: service.Context, store: Store, day: dt.date, result: Result | No
                   for i, iid in enumerate(result.model.ids)}
     _feature_series(by_ind, indicators)
     last_run = next(iter(store.runs(kind="run", limit=1)), None)
-    health = {"stale": doc["stale"], "no_data": doc["no_data"], "failing": store.failing_sources(),
+    health = {"stale": doc["stale"], "no_data": doc["no_data"], "failing": store.failing_sources(day),
               "last_run": {k: last_run[k] for k in ("started", "status")} if last_run else None,
               "coverage": doc["coverage"]}
     return SiteData(pack, doc["as_of"], doc, result, explain, _scenarios(pack, doc), _reason(doc, explain),
@@ -185,20 +185,14 @@ def _revisions(ind: Indicator, rows: pd.DataFrame, latest: pd.DataFrame) -> list
     return out
 
 
-def _same(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is b
-    if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or a == b
-    return a == b
-
-
 def _feature_series(by_ind: dict[str, pd.DataFrame], indicators: dict[str, dict[str, Any]]) -> None:
     """The transformed feature of each numeric indicator's latest vintage, for its chart: the
     pack's own transforms (score.transforms), run once more on the series the page shows."""
+    from tracker.pack.series import from_frame
     from tracker.score import scoring, transforms
 
-    lookup = scoring.Others(by_ind)
+    needed = {other for page in indicators.values() for other in transforms.depends_on(page["ind"].transforms)}
+    lookup = scoring.Others({iid: from_frame(by_ind[iid]) for iid in needed if iid in by_ind})  # share_of
     for page in indicators.values():
         ind, raw = page["ind"], page["raw"]
         if ind.kind == "ordinal" or not len(raw["dates"]):
