@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from tracker.cli.common import as_of_option, boundary, config_option
+from tracker.cli.common import as_of_option, boundary, config_option, pack_option
 
 
 @click.command()
 @click.argument("out", metavar="OUT")
 @as_of_option
-@click.option("--pack", "pack_dir", metavar="DIR", help="Pack folder to use instead of config.yaml's pack:.")
+@pack_option
 @config_option
 @boundary
 def site(out: str, as_of: str | None, pack_dir: str | None, config_path: str | None) -> int:

@@ -30,21 +30,30 @@ def retract(pack: Pack, store: Store, indicator: str, date: str, note: str,
     if not note.strip():
         raise InputError("--note: say in a sentence why the observation is taken back")
     ind = pack.indicators[indicator]
-    snapshot, head = store.latest_with_head(indicator)
+    snapshot, _ = store.latest_with_head(indicator)
     stamp = pd.Timestamp(day)
     found = snapshot[snapshot["date"] == stamp]
     if found.empty:
         raise InputError(f"{indicator} has no observation dated {day}{_nearest(snapshot, stamp)}")
     was = _shown(ind, found.iloc[0])
+    if not drop_point(store, indicator, day, "retract", note.strip()):
+        return f"Already retracted: {indicator} has no observation on {day}; nothing changed."
+    return (f"Retracted {indicator} = {was} on {day} as a new vintage; --as-of an earlier date still "
+            f"sees it.{_may_return(pack, ind, day)}")
+
+
+def drop_point(store: Store, indicator: str, day: dt.date, origin: str, note: str | None = None,
+               now: dt.datetime | None = None) -> bool:
+    """Write the newest vintage again without the point dated `day`, checked against a vintage
+    written meanwhile: `retract` takes back an analyst's observation, `tracker reject` a source's."""
+    stamp = pd.Timestamp(day)
 
     def without(rows: pd.DataFrame) -> pd.DataFrame:
         return rows[rows["date"] != stamp].reset_index(drop=True)
 
-    if not store.write_vintage(indicator, without(snapshot), fetched_at=utcnow(), origin="retract",
-                               base=Base(head, without), note=note.strip()):
-        return f"Already retracted: {indicator} has no observation on {day}; nothing changed."
-    return (f"Retracted {indicator} = {was} on {day} as a new vintage; --as-of an earlier date still "
-            f"sees it.{_may_return(pack, ind, day)}")
+    snapshot, head = store.latest_with_head(indicator)
+    return store.write_vintage(indicator, without(snapshot), fetched_at=now or utcnow(), origin=origin,
+                               base=Base(head, without), note=note)
 
 
 def _shown(ind: Indicator, row: pd.Series) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from tracker.errors import InputError
+from tracker.ops.retract import drop_point
 from tracker.pack.types import Indicator, Pack
 from tracker.store import reviews
 from tracker.store.db import Base, Store, utcnow
@@ -57,14 +58,8 @@ def reject(pack: Pack, store: Store, indicator: str, date: str, note: str | None
     row = _row(snapshot, day)
     if row is None:
         raise InputError(_no_point(indicator, day))
-    stamp = pd.Timestamp(day)
-
-    def without(snap: pd.DataFrame) -> pd.DataFrame:
-        return snap[snap["date"] != stamp].reset_index(drop=True)
-
     reviews.record(store, indicator, day.isoformat(), "reject", row, note=(note or "").strip() or None, at=now)
-    snapshot, head = store.latest_with_head(indicator)
-    store.write_vintage(indicator, without(snapshot), fetched_at=now, origin="reject", base=Base(head, without))
+    drop_point(store, indicator, day, "reject", now=now)
     return (f"Rejected {indicator} = {_what(ind, row)} on {day}: a new vintage without it; "
             f"`tracker confirm {indicator} {day}` writes it back.")
 

@@ -24,7 +24,7 @@ LEGEND = "cond: 304 = conditional requests answered; hash = same body known by i
 
 
 def sources(ctx: Context, store: Store) -> dict[str, Any]:
-    live = sorted(iid for iid, ind in ctx.pack.indicators.items() if ind.source.kind != "manual")
+    live = sorted(ctx.pack.live_ids)
     logs = sourcelog.source_logs(store, live)
     rows = [_row(ctx, store, logs[iid]) for iid in live]
     return {"sources": rows, "empty_after": ctx.config.empty_after}

@@ -71,7 +71,7 @@ def _fetched_nothing(run: dict[str, Any] | None) -> list[str]:
 
 def _live(ctx: Context) -> list[str]:
     """The indicators whose source is fetched (not recorded by analysts)."""
-    return [iid for iid, ind in ctx.pack.indicators.items() if ind.source.kind != "manual"]
+    return ctx.pack.live_ids
 
 
 def _staleness(ctx: Context, store: Store, now: dt.datetime) -> dict[str, Any]:

@@ -283,6 +283,11 @@ class Pack:
         return {s.id: s.prior for s in self.scenario_set.scenarios}
 
     @property
+    def live_ids(self) -> list[str]:
+        """The indicators fetched from a source (not recorded by hand), in pack order."""
+        return [iid for iid, ind in self.indicators.items() if ind.source.kind != "manual"]
+
+    @property
     def scenarios_path(self) -> Path:
         return self.root / SCENARIOS_FILE
 

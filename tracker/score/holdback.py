@@ -43,7 +43,6 @@ JUMP_Z = 8.0
 a ten-sigma jump is, a normal month (even a five-sigma one) is not."""
 STEPS = 40
 MIN_STEPS = 8
-MAD_SCALE = 1.4826
 NEVER = np.datetime64("9999-12-31", "D")
 
 
@@ -116,7 +115,7 @@ def _same(series: Series, row: int, h: Held, levels: np.ndarray | None) -> bool:
     if levels is not None:
         return bool(levels[row] == h.level)
     v = series.value[row]
-    return bool(abs(v - h.value) <= 1e-12 * abs(h.value)) or (np.isnan(v) and np.isnan(h.value))
+    return revisions.same_value(v, h.value) or bool(np.isnan(v) and np.isnan(h.value))
 
 
 def _carry(series: Series, open_: list[Held], a: int, b: int, ingest: bool,
@@ -225,7 +224,7 @@ def _rejected(series: Series, row: int, day: np.datetime64, verdicts: list[Verdi
 def _matches(v: Verdict, series: Series, row: int, levels: np.ndarray | None) -> bool:
     if levels is not None:
         return bool(v.level == levels[row])
-    return v.value is not None and abs(series.value[row] - v.value) <= 1e-12 * abs(v.value)
+    return revisions.same_value(series.value[row], v.value)
 
 
 def _apply_confirms(holds: list[Held], verdicts: list[Verdict]) -> None:
@@ -245,7 +244,7 @@ def _apply_confirms(holds: list[Held], verdicts: list[Verdict]) -> None:
 def _same_value(v: Verdict, h: Held) -> bool:
     if h.level is not None:
         return v.level == h.level
-    return v.value is not None and abs(h.value - v.value) <= 1e-12 * abs(v.value)
+    return revisions.same_value(h.value, v.value)
 
 
 def jump_scores(values: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -278,7 +277,7 @@ def jump_scores(values: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.nda
         med[k] = np.median(w)
         mad[k] = np.median(np.abs(w - med[k]))
     with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.where(mad > 0, np.abs(steps[at] - med) / (MAD_SCALE * mad), np.nan)
+        score = np.where(mad > 0, np.abs(steps[at] - med) / (revisions.MAD_SCALE * mad), np.nan)
     z[ok], prev[ok], count[ok] = score, v[at], n
     return z, prev, count
 
@@ -306,7 +305,7 @@ def _few_jump_scores(values: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, n
         med = np.median(steps)
         mad = np.median(np.abs(steps - med))
         if mad > 0:
-            z[k] = abs(values[p] - before[-1] - med) / (MAD_SCALE * mad)
+            z[k] = abs(values[p] - before[-1] - med) / (revisions.MAD_SCALE * mad)
     return z, prev, count
 
 

@@ -28,6 +28,8 @@ from tracker.score import features, transforms
 WINDOW_DAYS = 7
 """A revision is flagged while the vintage that made it was fetched within this many days."""
 MAD_SCALE = 1.4826
+"""1.4826·MAD and 1.2533·mean absolute deviation estimate a normal series' standard deviation;
+the jump rule (holdback.py) uses the same scale."""
 MEAN_AD_SCALE = 1.2533
 
 
@@ -45,6 +47,15 @@ class Revision:
     @property
     def relative(self) -> float | None:
         return self.largest / self.scale if self.scale else None
+
+
+TOLERANCE = 1e-12
+"""Relative difference below which two stored values are the same figure (a float's round trip
+through text): a revision, a kept point and a confirmed value are all judged by it."""
+
+
+def same_value(a: float, b: float | None) -> bool:
+    return b is not None and bool(abs(a - b) <= TOLERANCE * abs(b))
 
 
 def vintage_bounds(series: Series) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +84,7 @@ def changed(series: Series, old: slice, new: slice, ordinal: bool) -> tuple[np.n
     else:
         a, b = series.value[old][at_old], series.value[new][at_new]
         with np.errstate(invalid="ignore"):
-            diff = (np.isnan(a) != np.isnan(b)) | (np.abs(a - b) > 1e-12 * np.abs(b))
+            diff = (np.isnan(a) != np.isnan(b)) | (np.abs(a - b) > TOLERANCE * np.abs(b))
     return at_new[diff], at_old[diff]
 
 

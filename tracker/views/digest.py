@@ -35,7 +35,7 @@ from tracker.errors import InputError, TrackerError
 from tracker.store import sourcelog
 from tracker.store.db import Store
 from tracker.text import strip_controls, strip_fields
-from tracker.views import figures, mail, report
+from tracker.views import figures, jinja, mail, report
 from tracker.views.export import safe_cell
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -86,7 +86,7 @@ def build(ctx: service.Context, store: Store, day: dt.date, movers: int = 5) -> 
     prev_send = store.send_state(week_key(base_day))
     by_id = {r["indicator"]: r for r in rows_now}
     signposts = _signposts(rows_now, rows_base, inds)
-    live = [i for i, ind in inds.items() if ind.source.kind != "manual"]
+    live = ctx.pack.live_ids
     content = {
         "pack": doc["pack"], "week": week_key(day), "as_of": doc["as_of"], "baseline": base_doc["as_of"],
         "baseline_sent": bool(prev_send and prev_send["status"] == "sent"),
@@ -298,28 +298,11 @@ def _observed(iid: str, pack: Any, r: Any, recorded: str) -> dict[str, Any]:
 
 @functools.cache
 def _env() -> Any:
-    import jinja2
-
     # Autoescape by extension: everything a source wrote (notes, URLs, names) is escaped in
     # digest.html; digest.txt is plain text, where escaping would only garble it.
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                             autoescape=jinja2.select_autoescape(enabled_extensions=("html",),
-                                                                 disabled_extensions=("txt",),
-                                                                 default_for_string=True, default=True),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True)
-    env.filters["p"] = lambda x: "—" if x is None else f"{x:.2f}"
-    env.filters["signed"] = _signed
-    env.filters["bits"] = lambda d: "  ".join(f"{k} {_signed(v)}" for k, v in d.items())
-    env.filters["http"] = lambda url: url if isinstance(url, str) and url.lower().startswith(
-        ("http://", "https://")) else None
+    env = jinja.environment(TEMPLATES, keep_trailing_newline=True)
+    env.filters["bits"] = lambda d: "  ".join(f"{k} {jinja.signed(v)}" for k, v in d.items())
     return env
-
-
-def _signed(x: float | None) -> str:
-    if x is None:
-        return "—"
-    return "0.00" if round(x, 2) == 0 else f"{x:+.2f}"
 
 
 def render(d: Digest, chart_src: str) -> tuple[str, str]:

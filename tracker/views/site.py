@@ -28,7 +28,7 @@ from tracker import __version__, service
 from tracker.score.result import Result
 from tracker.store.db import Store
 from tracker.text import strip_controls
-from tracker.views import sitecharts, sitepublish
+from tracker.views import jinja, sitecharts, sitepublish
 from tracker.views.report import headline
 from tracker.views.sitedata import CAP, SiteData, gather
 
@@ -52,20 +52,8 @@ def write_site(ctx: service.Context, store: Store, day: dt.date, out: Path,
 
 @functools.cache
 def _env() -> Any:
-    import jinja2
-
-    # The digest's settings: autoescape on (default too), undefined names an error. `finalize`
-    # drops control characters from every value shown: escaping leaves an ESC as it is.
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                             autoescape=jinja2.select_autoescape(enabled_extensions=("html",),
-                                                                 default_for_string=True, default=True),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             finalize=_shown)
-    env.filters["p"] = lambda x: "—" if x is None else f"{x:.2f}"
-    env.filters["signed"] = _signed
-    env.filters["http"] = lambda url: url if isinstance(url, str) and url.lower().startswith(
-        ("http://", "https://")) else None
-    return env
+    # `finalize` drops control characters from every value shown: escaping leaves an ESC as it is.
+    return jinja.environment(TEMPLATES, finalize=_shown)
 
 
 def _shown(x: Any) -> Any:
@@ -74,12 +62,6 @@ def _shown(x: Any) -> Any:
     from markupsafe import Markup
 
     return strip_controls(x) if isinstance(x, str) and not isinstance(x, Markup) else x
-
-
-def _signed(x: float | None) -> str:
-    if x is None:
-        return "—"
-    return "0.00" if round(x, 2) == 0 else f"{x:+.2f}"
 
 
 def _page(name: str, **context: Any) -> bytes:
