@@ -129,13 +129,18 @@ def latest(db: sqlite3.Connection, indicators: list[str]) -> Iterator[tuple[str,
         yield str(row[0]), int(row[1]), _unpack(row[1:], np.datetime64("9999-12-31", "D"))
 
 
-def to_frame(series: Series) -> pd.DataFrame:
+def to_frame(series: Series, vintages: bool = False) -> pd.DataFrame:
     """A Series as `Store.latest` gives a vintage: date, value, level, published, source_url,
-    note (dates as pandas parses them, text as objects with None where missing)."""
-    return pd.DataFrame({"date": series.date.astype("datetime64[us]"), "value": series.value,
-                         **{name: series._text(j, slice(None)) for j, name in enumerate(TEXTS)},
-                         "published": series.published.astype("datetime64[us]")},
-                        columns=["date", "value", "level", "published", "source_url", "note"])
+    note (dates as pandas parses them, text as objects with None where missing); with
+    `vintages`, led by each row's vintage and fetch day, as `Store.vintages_until` gives them."""
+    frame = pd.DataFrame({"date": series.date.astype("datetime64[us]"), "value": series.value,
+                          **{name: series._text(j, slice(None)) for j, name in enumerate(TEXTS)},
+                          "published": series.published.astype("datetime64[us]")},
+                         columns=["date", "value", "level", "published", "source_url", "note"])
+    if vintages:
+        frame.insert(0, "fetched", series.fetched.astype("datetime64[us]"))
+        frame.insert(0, "vintage", series.vintage)
+    return frame
 
 
 def _unpack(row: tuple[Any, ...], limit: np.datetime64) -> Series:

@@ -19,8 +19,10 @@ import numpy as np
 import pandas as pd
 
 from tracker import service
+from tracker.pack.series import Series
 from tracker.pack.types import Indicator, Pack
 from tracker.score.result import LN2, Result
+from tracker.store import columns
 from tracker.store.db import Store
 from tracker.views import report
 from tracker.views.chart import COLOURS
@@ -68,13 +70,8 @@ def gather(ctx: service.Context, store: Store, day: dt.date, result: Result | No
     first = pd.Timestamp(result.grid[shown.start]).date()
     marks = [{**o, "n": k + 1, "day": o["recorded"][:10]}
              for k, o in enumerate(analyst_observations(store, pack, first, day))]
-    from tracker.score.scoring import split_by_indicator
-
-    by_ind = split_by_indicator(store.vintages_until(day))
-    rows = {r["indicator"]: r for r in explain}
-    indicators = {iid: _indicator(pack, result, i, rows[iid], by_ind.get(iid), shown)
-                  for i, iid in enumerate(result.model.ids)}
-    _feature_series(by_ind, indicators)
+    indicators, others = _indicators(pack, store, result, explain, day, shown)
+    _feature_series(others, indicators)
     last_run = next(iter(store.runs(kind="run", limit=1)), None)
     health = {"stale": doc["stale"], "no_data": doc["no_data"], "failing": store.failing_sources(day),
               "last_run": {k: last_run[k] for k in ("started", "status")} if last_run else None,
@@ -128,6 +125,26 @@ def _calls(result: Result, shown: slice) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- one indicator
+
+def _indicators(pack: Pack, store: Store, result: Result, explain: list[dict[str, Any]], day: dt.date,
+                shown: slice) -> tuple[dict[str, dict[str, Any]], dict[str, Series]]:
+    """Every indicator's page, its vintages read one indicator at a time (as the scorer reads
+    them: a large pack's whole history as rows took gigabytes), and the series that `share_of`
+    transforms need."""
+    from tracker.score import transforms
+
+    needed = {other for ind in pack.indicators.values() for other in transforms.depends_on(ind.transforms)}
+    rows = {r["indicator"]: r for r in explain}
+    place = {iid: i for i, iid in enumerate(result.model.ids)}
+    pages, others = {}, {}
+    with store.snapshot():
+        for iid, series in store.series_until(day, result.model.ids):
+            pages[iid] = _indicator(pack, result, place[iid], rows[iid], columns.to_frame(series, vintages=True), shown)
+            if iid in needed:
+                others[iid] = series
+    return ({iid: pages[iid] if iid in pages else _indicator(pack, result, i, rows[iid], None, shown)
+             for iid, i in place.items()}, others)
+
 
 def _indicator(pack: Pack, result: Result, i: int, row: dict[str, Any], rows: pd.DataFrame | None,
                shown: slice) -> dict[str, Any]:
@@ -185,14 +202,13 @@ def _revisions(ind: Indicator, rows: pd.DataFrame, latest: pd.DataFrame) -> list
     return out
 
 
-def _feature_series(by_ind: dict[str, pd.DataFrame], indicators: dict[str, dict[str, Any]]) -> None:
+def _feature_series(others: dict[str, Series], indicators: dict[str, dict[str, Any]]) -> None:
     """The transformed feature of each numeric indicator's latest vintage, for its chart: the
-    pack's own transforms (score.transforms), run once more on the series the page shows."""
-    from tracker.pack.series import from_frame
+    pack's own transforms (score.transforms), run once more on the series the page shows;
+    `others`: the series that share_of reads."""
     from tracker.score import scoring, transforms
 
-    needed = {other for page in indicators.values() for other in transforms.depends_on(page["ind"].transforms)}
-    lookup = scoring.Others({iid: from_frame(by_ind[iid]) for iid in needed if iid in by_ind})  # share_of
+    lookup = scoring.Others(others)
     for page in indicators.values():
         ind, raw = page["ind"], page["raw"]
         if ind.kind == "ordinal" or not len(raw["dates"]):
