@@ -180,3 +180,36 @@ def crash_mid_write(path: str) -> None:
         db.executemany("INSERT INTO observations VALUES (last_insert_rowid(), ?, ?, NULL, ?, NULL, NULL)",
                        values)
         os._exit(17)
+
+
+# ---------------------------------------------------------------- the signpost pack of the observe tests
+
+def signpost_scenarios(**groups: float) -> dict[str, Any]:
+    """The scenarios of the observe, retract and seed tests: a deal signpost and a settlement share."""
+    return scenarios({"A": 0.45, "B": 0.25, "C": 0.30}, {"deal": 1.0, "money": 0.6, **groups})
+
+
+def pos2_stage() -> dict[str, Any]:
+    return ordinal("pos2-stage", "deal", ["talks", "memorandum", "price_agreed"],
+                   {"talks": {"A": 0.5, "B": 0.2, "C": 0.8}, "memorandum": {"A": 0.6, "B": 0.4, "C": 0.5},
+                    "price_agreed": {"A": 0.5, "B": 0.8, "C": 0.1}},
+                   {"A": "18M", "B": "9M", "C": "60M"})
+
+
+def settlement_share(**extra: Any) -> dict[str, Any]:
+    return numeric("settlement-share", "money", [{"name": "limited", "below": 50}, {"name": "high"}],
+                   {"limited": {"A": 0.35, "B": 0.1, "C": 0.55}, "high": {"A": 0.45, "B": 0.45, "C": 0.25}},
+                   **extra)
+
+
+STAGE_SEEDS = [{"date": "2023-02-01", "level": "talks"}, {"date": "2025-09-02", "level": "memorandum"}]
+
+
+def copy_default_project(root: Path) -> Path:
+    """The default pack, its seeds and config.yaml copied into `root`; returns the config path."""
+    repo = Path(__file__).resolve().parents[1]
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("indicators", "seeds"):
+        shutil.copytree(repo / name, root / name)
+    shutil.copy2(repo / "config.yaml", root / "config.yaml")
+    return root / "config.yaml"

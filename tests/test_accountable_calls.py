@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from packbuilder import copy_default_project
 
 from tracker.cli import main
 from tracker.views.terminal import fit
@@ -28,9 +29,7 @@ def run(cfg: Path, *args: str) -> str:
 def test_after_pos2_price_agreed_the_score_calls_b_or_says_why_not(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    for name in ("indicators", "seeds"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    copy_default_project(tmp_path)
     cfg = tmp_path / "config.yaml"
     day = (dt.date.today() - dt.timedelta(weeks=13)).isoformat()
     run(cfg, "observe", "pos2-stage", "price_agreed", "--date", day, "--url", "https://example.org", "--note", "test")

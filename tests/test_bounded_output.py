@@ -90,7 +90,7 @@ def test_digest_mail_stays_small_and_attaches_every_indicator(big: Path, tmp_pat
     assert res.returncode == 0, res.stderr
     html = (tmp_path / "out" / "digest-2024-06-24.html").read_text()
     assert "… and 30 more in the attached digest-2024-06-24-indicators.csv" in html     # 40 stale, 10 shown
-    assert "and 30 more" in html                                                       # 40 without data
+    assert html.count("and 30 more") == 2                                               # and 40 without data
     assert html.count("indicator-with-a-rather-long-identifier-") < 60
     msg = email.message_from_bytes((tmp_path / "out" / "digest-2024-06-24.eml").read_bytes(),
                                    policy=email.policy.default)

@@ -11,16 +11,15 @@ and say in the commit which figures moved and why.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from packbuilder import copy_default_project
 
 from tracker.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"
 COMMANDS = {
     "score.json": ["score", "--json", "--as-of", "2026-11-23"],
@@ -31,9 +30,7 @@ COMMANDS = {
 
 def _project(folder: Path) -> Path:
     """The default pack, its seeds and config in a folder of their own, so the store is new."""
-    for name in ("indicators", "seeds"):
-        shutil.copytree(ROOT / name, folder / name)
-    shutil.copy(ROOT / "config.yaml", folder / "config.yaml")
+    copy_default_project(folder)
     return folder / "config.yaml"
 
 

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from packbuilder import numeric, ordinal, scenarios, write_pack
+from packbuilder import copy_default_project, numeric, ordinal, scenarios, write_pack
 
 from tracker.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
 STAGE = ordinal("pos2-stage", "deal", ["talks", "memorandum", "binding_memorandum", "price_agreed"],
                 {"talks": {"A": 0.5, "B": 0.2, "C": 0.8}, "memorandum": {"A": 0.6, "B": 0.4, "C": 0.5},
                  "binding_memorandum": {"A": 0.6, "B": 0.6, "C": 0.3},
@@ -43,9 +42,7 @@ def run(*args: str):
 def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     """The default project (config, store) and, beside it, another pack with its own seeds."""
     monkeypatch.chdir(tmp_path)
-    for name in ("indicators", "seeds"):
-        shutil.copytree(ROOT / name, tmp_path / "main" / name)
-    shutil.copy(ROOT / "config.yaml", tmp_path / "main" / "config.yaml")
+    copy_default_project(tmp_path / "main")
     write_pack(tmp_path / "watch", scenarios({"A": 0.333, "B": 0.333, "C": 0.333}, {"deal": 1.0, "money": 0.6}),
                [STAGE, SHARE, LIVE], SEEDS)
     return tmp_path / "main" / "config.yaml", tmp_path / "watch" / "indicators"

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from packbuilder import copy_default_project
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
@@ -25,8 +25,6 @@ from tracker.pack import lint, load_cache, records
 from tracker.pack import schema as pack_schema
 from tracker.pack.config_schema import load_config
 from tracker.pack.load import load_pack
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def schema_models() -> list[type[BaseModel]]:
@@ -66,9 +64,7 @@ def test_every_schema_model_has_a_record() -> None:
 
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
-    for name in ("indicators", "seeds"):
-        shutil.copytree(REPO / name, tmp_path / name)
-    shutil.copy2(REPO / "config.yaml", tmp_path / "config.yaml")
+    copy_default_project(tmp_path)
     return tmp_path / "config.yaml"
 
 

@@ -15,7 +15,6 @@ import datetime as dt
 import io
 import json
 import re
-import shutil
 import sqlite3
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +32,7 @@ from ingest_helpers import (
     vintage_counts,
     write_project,
 )
+from packbuilder import copy_default_project
 from source_fixtures import FIXTURES, HTTP_KINDS, observations
 from werkzeug import Request
 from werkzeug import Response as WResponse
@@ -41,7 +41,6 @@ from tracker.cli import main
 from tracker.sources import sipri_source, sql_source
 from tracker.views.terminal import shorten
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURES_SIPRI_TEXT = sample("sipri-trade-register.csv")
 
 
@@ -222,9 +221,7 @@ def _worldbank() -> str:
 
 
 def _default_pack_over_loopback(tmp_path: Path, srv: Loopback) -> Path:
-    for name in ("indicators", "seeds"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    copy_default_project(tmp_path)
     urls = {"gdelt": srv.url("/gdelt"), "imf": srv.url("/imf"), "comtrade": srv.url("/ct"),
             "sipri": srv.url("/sipri/"), "worldbank": srv.url("/wb")}
     for path in (tmp_path / "indicators").glob("*.yaml"):

@@ -15,21 +15,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from packbuilder import frame, numeric, ordinal, scenarios, utc, write_pack
+from packbuilder import STAGE_SEEDS, frame, pos2_stage, settlement_share, signpost_scenarios, utc, write_pack
 
 from tracker.cli import main
 from tracker.store.db import Store
 from tracker.store.snapshot import _prepare
 
-PACK = scenarios({"A": 0.45, "B": 0.25, "C": 0.30}, {"deal": 1.0, "money": 0.6})
-STAGE = ordinal("pos2-stage", "deal", ["talks", "memorandum", "price_agreed"],
-                {"talks": {"A": 0.5, "B": 0.2, "C": 0.8}, "memorandum": {"A": 0.6, "B": 0.4, "C": 0.5},
-                 "price_agreed": {"A": 0.5, "B": 0.8, "C": 0.1}},
-                {"A": "18M", "B": "9M", "C": "60M"})
-SHARE = numeric("settlement-share", "money", [{"name": "limited", "below": 50}, {"name": "high"}],
-                {"limited": {"A": 0.35, "B": 0.1, "C": 0.55}, "high": {"A": 0.45, "B": 0.45, "C": 0.25}},
-                half_life="3650d", stale_after="3650d")
-SEEDS = {"pos2-stage": [{"date": "2023-02-01", "level": "talks"}, {"date": "2025-09-02", "level": "memorandum"}],
+PACK = signpost_scenarios()
+STAGE = pos2_stage()
+SHARE = settlement_share(half_life="3650d", stale_after="3650d")
+SEEDS = {"pos2-stage": STAGE_SEEDS,
          "settlement-share": [{"date": "2023-06-16", "value": 80}, {"date": "2024-05-16", "value": 90}]}
 SHARE_CSV = "seeds/settlement-share.csv"
 

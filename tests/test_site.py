@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
 import threading
 import time
 from html.parser import HTMLParser
@@ -20,7 +19,7 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
-from packbuilder import checked_indicator, frame, numeric, ordinal, scenarios, utc, write_pack
+from packbuilder import checked_indicator, copy_default_project, frame, numeric, ordinal, scenarios, utc, write_pack
 from pytest_httpserver import HTTPServer
 
 from tracker import service
@@ -32,7 +31,6 @@ from tracker.views import site as site_view
 from tracker.views import sitecharts, sitedata, sitepublish
 from tracker.views.sitedata import CAP
 
-REPO = Path(__file__).resolve().parents[1]
 AS_OF = "2026-06-05"
 TRADE_STATES = [{"name": "falling", "below": -2}, {"name": "stable", "below": 5}, {"name": "rising"}]
 TRADE_LIK = {"falling": {"A": 0.3, "B": 0.1, "C": 0.6}, "stable": {"A": 0.5, "B": 0.3, "C": 0.2},
@@ -90,9 +88,7 @@ def check_site(root: Path) -> list[str]:
 
 
 def default_project(tmp_path: Path) -> Path:
-    for name in ("indicators", "seeds"):
-        shutil.copytree(REPO / name, tmp_path / name)
-    shutil.copy2(REPO / "config.yaml", tmp_path / "config.yaml")
+    copy_default_project(tmp_path)
     return tmp_path / "config.yaml"
 
 

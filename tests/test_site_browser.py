@@ -15,10 +15,10 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from chromium import Browser, find
 from click.testing import CliRunner
+from packbuilder import copy_default_project
 
 from tracker.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
 WIDTHS = (1280, 390)
 PROBE = """(() => ({
   images: [...document.images].map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0,
@@ -44,9 +44,7 @@ def browser():
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("browser")
-    for name in ("indicators", "seeds"):
-        shutil.copytree(REPO / name, root / name)
-    shutil.copy2(REPO / "config.yaml", root / "config.yaml")
+    copy_default_project(root)
     res = CliRunner().invoke(main, ["site", str(root / "out"), "--as-of", "2026-12-06",
                                     "--config", str(root / "config.yaml")])
     assert res.exit_code == 0, res.output

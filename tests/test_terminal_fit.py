@@ -17,14 +17,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from packbuilder import numeric, ordinal, scenarios, utc, write_pack
+from packbuilder import copy_default_project, numeric, ordinal, scenarios, utc, write_pack
 
 from tracker import service
 from tracker.cli import main
 from tracker.store.db import Store
 from tracker.views.terminal import fit, shorten, signed
 
-ROOT = Path(__file__).resolve().parents[1]
 DAY = "2026-11-23"
 VIEWS = {
     "score": ["score", "--as-of", DAY],
@@ -40,9 +39,7 @@ VIEWS = {
 def default_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default pack, its seeds and config in a folder of their own, its store seeded."""
     root = tmp_path_factory.mktemp("default")
-    for name in ("indicators", "seeds"):
-        shutil.copytree(ROOT / name, root / name)
-    shutil.copy(ROOT / "config.yaml", root / "config.yaml")
+    copy_default_project(root)
     assert tracker(root / "config.yaml", "score").returncode == 0
     return root / "config.yaml"
 

@@ -11,26 +11,22 @@ import csv
 import io
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from packbuilder import numeric, scenarios, write_pack
+from packbuilder import copy_default_project, numeric, scenarios, write_pack
 
 from tracker.cli import main
 from tracker.views import report
 
-ROOT = Path(__file__).resolve().parents[1]
 DAY = "2026-11-23"
 
 
 @pytest.fixture(scope="module")
 def default_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("default")
-    for name in ("indicators", "seeds"):
-        shutil.copytree(ROOT / name, root / name)
-    shutil.copy(ROOT / "config.yaml", root / "config.yaml")
+    copy_default_project(root)
     return root / "config.yaml"
 
 

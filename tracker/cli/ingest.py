@@ -38,6 +38,9 @@ def ingest(ids: tuple[str, ...], pack_dir: str | None, config_path: str | None, 
     return report.exit_code
 
 
+CHANGES_SHOWN = 20
+
+
 def summary_table(results: list[dict]) -> str:
     """One row per source; with more than MANY_SOURCES, the failures and empty answers all, the
     new vintages up to CHANGES_SHOWN, and the rest as counts."""
@@ -64,9 +67,6 @@ def summary_table(results: list[dict]) -> str:
                  + ("" if len(results) <= MANY_SOURCES else
                     f" ({counts['new vintage']:,} new, {counts['unchanged']:,} unchanged)"))
     return "\n".join(lines)
-
-
-CHANGES_SHOWN = 20
 
 
 COMMANDS = [ingest]

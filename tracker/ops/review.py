@@ -29,7 +29,7 @@ from tracker.suggest import closest
 def confirm(pack: Pack, store: Store, indicator: str, date: str, now: dt.datetime | None = None) -> str:
     ind, day = _checked(pack, indicator, date)
     now = now or utcnow()
-    snapshot, _ = store.latest_with_head(indicator)
+    snapshot, head = store.latest_with_head(indicator)
     row = _row(snapshot, day)
     if row is not None:
         reviews.record(store, indicator, day.isoformat(), "confirm", row, at=now)
@@ -43,7 +43,6 @@ def confirm(pack: Pack, store: Store, indicator: str, date: str, now: dt.datetim
     def with_row(snap: pd.DataFrame) -> pd.DataFrame:
         return _with(snap, restored)
 
-    snapshot, head = store.latest_with_head(indicator)
     store.write_vintage(indicator, with_row(snapshot), fetched_at=now, origin="confirm", base=Base(head, with_row))
     reviews.record(store, indicator, day.isoformat(), "confirm", restored, at=now)
     return (f"Restored {indicator} = {_what(ind, restored)} on {day}, rejected on {last.at[:10]}: "

@@ -47,7 +47,7 @@ def status(ctx: Context, store: Store, now: dt.datetime) -> tuple[dict[str, Any]
         "last_run": _run_row(latest[0]) if latest else None,
         "runs": [_run_row(r) for r in store.runs(limit=RECENT)],
         "failing_sources": store.failing_sources(),
-        "empty_sources": sourcelog.empty_sources(store, _live(ctx)),
+        "empty_sources": sourcelog.empty_sources(store, ctx.pack.live_ids),
         "empty_after": cfg.empty_after,
         "next_runs": schedule.next_runs(cfg, now),
         "sends": store.sends(limit=3),
@@ -67,11 +67,6 @@ def _fetched_nothing(run: dict[str, Any] | None) -> list[str]:
         return []
     return [f"every live source failed in the last nightly run ({failed} of {failed}); "
             "see failing_sources, then `tracker ingest` to retry"]
-
-
-def _live(ctx: Context) -> list[str]:
-    """The indicators whose source is fetched (not recorded by analysts)."""
-    return ctx.pack.live_ids
 
 
 def _staleness(ctx: Context, store: Store, now: dt.datetime) -> dict[str, Any]:

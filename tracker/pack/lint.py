@@ -35,12 +35,13 @@ _TOL = 1e-9
 def lint_pack(pack: Pack) -> list[Problem]:
     """Every warning about the pack, positioned like an error and sorted."""
     out: list[Problem] = []
-    total = total_bits(pack)
+    totals = group_totals(pack)
+    total = total_bits(pack, totals)
     for ind in pack.indicators.values():
         out += _spread(pack, ind)
         out += _monotone(pack, ind)
         out += _unreachable(pack, ind)
-        out += _stall(pack, ind, total)
+        out += _stall(pack, ind, total, totals)
     out += _groups(pack)
     out += _priors(pack)
     return sorted(out)
@@ -126,29 +127,29 @@ def group_totals(pack: Pack) -> dict[str, float]:
     return totals
 
 
-def total_bits(pack: Pack) -> float:
+def total_bits(pack: Pack, totals: dict[str, float] | None = None) -> float:
     """The pack's total weight of evidence: Σ_i w_i·g_G · (largest row spread), in bits."""
-    totals = group_totals(pack)
+    totals = totals or group_totals(pack)
     return sum(effective_weight(pack, i, totals) * max(row_spreads(pack, i).values(), default=0.0)
                for i in pack.indicators.values())
 
 
-def stall_reach(pack: Pack, ind: Indicator) -> dict[str, float]:
+def stall_reach(pack: Pack, ind: Indicator, totals: dict[str, float] | None = None) -> dict[str, float]:
     """Bits the stall term can reach against each scenario once capped: w·g · cap · (1/T_s −
     1/T_slowest), with the cap scoring uses (stall_cap, else three times the slowest pace)."""
     paces = {s: parse_days(ind.pace[s]) for s in pack.scenario_ids if s in ind.pace}
     if not paces:
         return {}
     cap = parse_days(ind.stall_cap) if ind.stall_cap else 3 * max(paces.values())
-    w = effective_weight(pack, ind)
+    w = effective_weight(pack, ind, totals)
     return {s: w * cap * (1 / t - 1 / max(paces.values())) for s, t in paces.items()}
 
 
-def _stall(pack: Pack, ind: Indicator, total: float) -> list[Problem]:
+def _stall(pack: Pack, ind: Indicator, total: float, totals: dict[str, float]) -> list[Problem]:
     """(g) A stall term that can swamp the pack: more than MAX_STALL_BITS against a scenario, or
     more than half the pack's total weight of evidence (a stuck signpost would outweigh
     everything else together)."""
-    reach = stall_reach(pack, ind) if ind.kind == "ordinal" else {}
+    reach = stall_reach(pack, ind, totals) if ind.kind == "ordinal" else {}
     if not reach:
         return []
     worst = max(reach, key=reach.get)

@@ -47,9 +47,13 @@ class Series:
         return Series(self.vintage[rows], self.fetched[rows], self.date[rows], self.published[rows],
                       self.value[rows], self.codes[:, rows], self.texts, self.origin, self.gaps)
 
-    def levels(self) -> np.ndarray:
-        """Each row's level (None where missing), for ordinal indicators."""
-        return self._text(0, slice(None))
+    def levels(self, rows: Any = None) -> np.ndarray:
+        """Each row's level (None where missing), for ordinal indicators; of `rows` only, if given."""
+        return self._text(0, slice(None) if rows is None else rows)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each vintage's rows start and end (rows are in fetch, vintage, date order)."""
+        return _runs(self.vintage)
 
     def cite(self, k: int) -> dict[str, Any]:
         """Row k as the reports show an observation."""
@@ -63,6 +67,11 @@ class Series:
     def _text(self, j: int, rows: Any) -> np.ndarray:
         names = np.array([*self.texts[j], None], dtype=object)   # code -1 is the last: None
         return names[self.codes[j, rows]]
+
+
+def _runs(vintage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    starts = np.flatnonzero(np.r_[True, vintage[1:] != vintage[:-1]]) if len(vintage) else np.array([], dtype=np.int64)
+    return starts, np.r_[starts[1:], len(vintage)].astype(np.int64)
 
 
 def no_rows() -> Series:
@@ -79,7 +88,7 @@ def from_frame(rows: pd.DataFrame) -> Series:
     pick = [encode(None if name not in rows else rows[name].astype(object).where(rows[name].notna(), None).tolist(), n)
             for name in TEXTS]
     vintage = rows["vintage"].to_numpy(dtype=np.int64) if "vintage" in rows else np.zeros(n, dtype=np.int64)
-    firsts = np.flatnonzero(np.r_[True, vintage[1:] != vintage[:-1]]) if n else np.array([], dtype=np.int64)
+    firsts = _runs(vintage)[0]
     origin = dict(zip(vintage[firsts].tolist(), rows["origin"].to_numpy()[firsts].tolist(), strict=True)) \
         if "origin" in rows else {}
     date = rows["date"].to_numpy().astype("datetime64[D]")

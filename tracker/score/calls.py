@@ -74,15 +74,14 @@ def judge(calls: list[Call], known: list[Period], first: dt.date, last: dt.date,
         items.append(_item(c, period))
         if period is not None and id(period) not in hit_by:
             hit_by[id(period)] = c
-    leads = [_weeks(p.start - hit_by[id(p)].start) for p in in_scope if id(p) in hit_by]
+    hit = [(p, _weeks(p.start - hit_by[id(p)].start)) for p in in_scope if id(p) in hit_by]
     missed = [p for p in in_scope if id(p) not in hit_by]
-    summary = _summary(items, len(in_scope), missed, leads)
+    summary = _summary(items, len(in_scope), missed, [lead for _, lead in hit])
     summary["max_lead_weeks"] = _weeks(max_lead)
     summary["by_scenario"] = {s: _summary([i for i in items if i["scenario"] == s],
                                           sum(p.scenario == s for p in in_scope),
                                           [p for p in missed if p.scenario == s],
-                                          [_weeks(p.start - hit_by[id(p)].start) for p in in_scope
-                                           if id(p) in hit_by and p.scenario == s])
+                                          [lead for p, lead in hit if p.scenario == s])
                               for s in sorted({p.scenario for p in in_scope} | {c.scenario for c in calls})}
     summary["items"] = items
     summary["missed_periods"] = [_period(p) for p in missed]

@@ -114,9 +114,7 @@ def compute(ind: Indicator, series: Series, grid: np.ndarray,
         published = np.where(np.isnat(release), published, np.maximum(published, release))
     cols = {"date": series.date, "published": published, "value": series.value}
     levels = series.levels() if ind.kind == "ordinal" else None
-    vint = series.vintage
-    starts = np.flatnonzero(np.r_[True, vint[1:] != vint[:-1]])
-    ends = np.r_[starts[1:], len(vint)]
+    starts, ends = series.bounds()
     fetched = series.fetched[starts]
     for j, (a, b) in enumerate(zip(starts, ends, strict=True)):
         stop = fetched[j + 1] if j + 1 < len(starts) else np.datetime64("9999-12-31", "D")

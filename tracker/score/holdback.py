@@ -89,7 +89,7 @@ def find(ind: Indicator, series: Series, verdicts: list[Verdict], faults: set[tu
     """Every point of the series held back at some time, with the rows that carry it while held."""
     if not series.origin or not len(series) or "ingest" not in series.origin.values():
         return []
-    starts, ends = revisions.vintage_bounds(series)
+    starts, ends = series.bounds()
     ordinal = ind.kind == "ordinal"
     levels = series.levels() if ordinal else None
     holds: list[Held] = []
@@ -112,10 +112,16 @@ def find(ind: Indicator, series: Series, verdicts: list[Verdict], faults: set[tu
 
 
 def _same(series: Series, row: int, h: Held, levels: np.ndarray | None) -> bool:
-    if levels is not None:
-        return bool(levels[row] == h.level)
+    """The row still holds the held point (a missing value still missing)."""
     v = series.value[row]
-    return revisions.same_value(v, h.value) or bool(np.isnan(v) and np.isnan(h.value))
+    return _holds(series, row, levels, h.level, h.value) or (levels is None and bool(np.isnan(v) and np.isnan(h.value)))
+
+
+def _holds(series: Series, row: int, levels: np.ndarray | None, level: str | None, value: float | None) -> bool:
+    """The row holds this level (ordinal: `levels` given) or this value."""
+    if levels is not None:
+        return bool(levels[row] == level)
+    return revisions.same_value(series.value[row], value)
 
 
 def _carry(series: Series, open_: list[Held], a: int, b: int, ingest: bool,
@@ -216,15 +222,9 @@ def _rejected(series: Series, row: int, day: np.datetime64, verdicts: list[Verdi
     date and value recorded by then is a reject), or None."""
     standing = None
     for v in verdicts:
-        if v.date == series.date[row] and v.day <= day and _matches(v, series, row, levels):
+        if v.date == series.date[row] and v.day <= day and _holds(series, row, levels, v.level, v.value):
             standing = v if v.action == "reject" else None
     return standing
-
-
-def _matches(v: Verdict, series: Series, row: int, levels: np.ndarray | None) -> bool:
-    if levels is not None:
-        return bool(v.level == levels[row])
-    return revisions.same_value(series.value[row], v.value)
 
 
 def _apply_confirms(holds: list[Held], verdicts: list[Verdict]) -> None:

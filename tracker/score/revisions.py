@@ -58,13 +58,6 @@ def same_value(a: float, b: float | None) -> bool:
     return b is not None and bool(abs(a - b) <= TOLERANCE * abs(b))
 
 
-def vintage_bounds(series: Series) -> tuple[np.ndarray, np.ndarray]:
-    """Where each vintage's rows start and end (rows are in fetch, vintage, date order)."""
-    vint = series.vintage
-    starts = np.flatnonzero(np.r_[True, vint[1:] != vint[:-1]]) if len(vint) else np.array([], dtype=np.int64)
-    return starts, np.r_[starts[1:], len(vint)].astype(np.int64)
-
-
 def changed(series: Series, old: slice, new: slice, ordinal: bool) -> tuple[np.ndarray, np.ndarray]:
     """(positions in `new`, matching positions in `old`) of the dates both vintages hold whose
     value (or level) differs. Consecutive vintages usually share their dates one for one, and
@@ -78,19 +71,13 @@ def changed(series: Series, old: slice, new: slice, ordinal: bool) -> tuple[np.n
         hit = (d_new[pos] == d_old) if len(d_new) else np.zeros(len(d_old), bool)
         at_old, at_new = np.flatnonzero(hit), pos[hit]
     if ordinal:
-        codes = series.codes[0]
-        a, b = _levels(series, old.start + at_old, codes), _levels(series, new.start + at_new, codes)
+        a, b = series.levels(old.start + at_old), series.levels(new.start + at_new)
         diff = a != b
     else:
         a, b = series.value[old][at_old], series.value[new][at_new]
         with np.errstate(invalid="ignore"):
             diff = (np.isnan(a) != np.isnan(b)) | (np.abs(a - b) > TOLERANCE * np.abs(b))
     return at_new[diff], at_old[diff]
-
-
-def _levels(series: Series, rows: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    names = np.array([*series.texts[0], None], dtype=object)
-    return names[codes[rows]]
 
 
 def compare(ind: Indicator, series: Series, old: slice, new: slice,
@@ -136,8 +123,7 @@ def states_over(ind: Indicator, series: Series, rows: slice | np.ndarray,
     dates = series.date[rows]
     if ind.kind == "ordinal":
         order = {name: k for k, name in enumerate(ind.levels)}
-        levels = [order.get(x, -1) if x is not None else -1 for x in _levels(series, np.arange(len(series))[rows],
-                                                                            series.codes[0])]
+        levels = [order.get(x, -1) if x is not None else -1 for x in series.levels(np.arange(len(series))[rows])]
         state = np.array(levels, dtype=np.int64)
         return dates[state >= 0], state[state >= 0]
     values = series.value[rows]
@@ -162,7 +148,7 @@ def recent(ind: Indicator, series: Series, as_of: np.datetime64,
     """The newest revision made by a vintage fetched in the WINDOW_DAYS up to `as_of`."""
     if len(series) == 0 or series.fetched[-1] <= as_of - np.timedelta64(WINDOW_DAYS, "D"):
         return None
-    starts, ends = vintage_bounds(series)
+    starts, ends = series.bounds()
     for j in range(len(starts) - 1, 0, -1):
         if series.fetched[starts[j]] <= as_of - np.timedelta64(WINDOW_DAYS, "D"):
             break

@@ -146,8 +146,16 @@ class Others:
 
     def __init__(self, by_ind: dict[str, Series]) -> None:
         self.by_ind = by_ind
+        self._newest: dict[str, Series] = {}
 
     def _latest(self, other: str) -> Series:
+        """The other's newest vintage in date order, worked out once: every vintage of every
+        indicator that reads it asks again."""
+        if other not in self._newest:
+            self._newest[other] = self._read_latest(other)
+        return self._newest[other]
+
+    def _read_latest(self, other: str) -> Series:
         rows = self.by_ind.get(other)
         vintages = 0 if rows is None else len(np.unique(rows.vintage))
         if rows is None or not len(rows) or any(after == vintages for after, _ in rows.gaps):

@@ -48,7 +48,8 @@ def fetch(spec: ComtradeSource, ctx: FetchContext) -> pd.DataFrame:
             share = pd.DataFrame({"date": both["date"], "value": 100.0 * both["value"] / both["value_of"]})
             frame = finish(share, spec.scale)
     cond.remember()
-    return stamp_by_date(frame, lambda day: query_url(endpoint(spec), _params(spec, codes, [_period_of(day, spec)])))
+    url = endpoint(spec)
+    return stamp_by_date(frame, lambda day: query_url(url, _params(spec, codes, [_period_of(day, spec)])))
 
 
 def endpoint(spec: ComtradeSource) -> str:

@@ -39,6 +39,7 @@ class Call:
     """A POST body; a Call with one is sent as POST (never conditional: If-None-Match on a POST
     is a precondition for changing something, RFC 9110 §13.1.2), known only by its body hash."""
     key: str = ""
+    """Where this call's validators are remembered (by default its URL, keys masked)."""
 
     def __post_init__(self) -> None:
         """The key at once: a malformed URL fails where the Call is made, with requests' own message."""
@@ -51,10 +52,6 @@ class Call:
     @property
     def post(self) -> bool:
         return self.json is not None
-
-    def where(self) -> str:
-        """Where this call's validators are remembered."""
-        return self.key
 
 
 def body_hash(resp: Response) -> str:
@@ -78,10 +75,10 @@ class Conditional:
                      for call, resp in zip(calls, answers, strict=True)]
         if calls and all(unchanged):
             how = "not_modified" if any(resp is None for resp in answers) else "same_body"
-            raise NotModified(", ".join(call.where() for call in calls), how)
+            raise NotModified(", ".join(call.key for call in calls), how)
         out = [resp if resp is not None else self._again(call) for call, resp in zip(calls, answers, strict=True)]
         for call, resp in zip(calls, out, strict=True):
-            self.seen[call.where()] = {**resp.validators, "sha256": body_hash(resp)}
+            self.seen[call.key] = {**resp.validators, "sha256": body_hash(resp)}
         return out
 
     def remember(self) -> None:
@@ -90,7 +87,7 @@ class Conditional:
         self.ctx.validators.update(self.seen)
 
     def _old(self, call: Call) -> dict[str, str]:
-        return self.ctx.validators.get(call.where()) or {}
+        return self.ctx.validators.get(call.key) or {}
 
     def _again(self, call: Call) -> Response:
         """A request answered 304 asked again without validators: another request of the fetch

@@ -51,11 +51,11 @@ def fetch(spec: FileSource, ctx: FetchContext) -> pd.DataFrame:
     """Rows without a source of their own are sourced to the path as the pack writes it (relative
     to the project, so the stored rows do not change when the project moves); an empty file is
     an answer with nothing in it."""
-    what = f"file {spec.path}"
+    what, key = f"file {spec.path}", f"file:{spec.path}"
     with labelled(what):
         path = resolve(spec.path, ctx.base_dirs, ctx.data_dirs)
         if path.suffix.lower() in (".xlsx", ".xlsm"):
-            _unless_same_bytes(ctx, f"file:{spec.path}", path.read_bytes())
+            _unless_same_bytes(ctx, key, path.read_bytes())
             columns, records = xlsx_records(path, spec.sheet)
         elif path.suffix.lower() in (".xls", ".ods"):
             raise SourceError(f"{path.suffix} workbooks are not read; save it as .xlsx or .csv")
@@ -63,7 +63,7 @@ def fetch(spec: FileSource, ctx: FetchContext) -> pd.DataFrame:
             data = path.read_bytes()
             if not data.strip():
                 return empty()
-            _unless_same_bytes(ctx, f"file:{spec.path}", data)
+            _unless_same_bytes(ctx, key, data)
             plain = plain_csv(data, spec.date, spec.value, spec.scale)
             if plain is not None:
                 return stamp(plain, spec.path)

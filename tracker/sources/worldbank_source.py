@@ -60,7 +60,7 @@ def _page(spec: WorldBankSource, url: str, page: int) -> Call:
 
 def _all_rows(spec: WorldBankSource, url: str, cond: Conditional) -> list[dict[str, Any]]:
     """Every row of every page; NotModified when the pages the last fetch read are unchanged."""
-    known = max(1, sum(1 for n in range(1, MAX_PAGES + 1) if _page(spec, url, n).where() in cond.ctx.validators))
+    known = max(1, sum(1 for n in range(1, MAX_PAGES + 1) if _page(spec, url, n).key in cond.ctx.validators))
     answers = cond.fetch([_page(spec, url, n) for n in range(1, known + 1)])
     rows: list[dict[str, Any]] = []
     pages = 1

@@ -38,6 +38,14 @@ def end_of_day(day: dt.date) -> str:
     return f"{day.isoformat()}T23:59:59Z"
 
 
+def same_content(stored: str | None, digest: str, frame: pd.DataFrame) -> bool:
+    """Whether a stored content hash is `frame`'s, whose packed hash is `digest`: a hash stored
+    before the packed-column hash (no `v2:` prefix) is compared its own way (snapshot.content_hash)."""
+    if stored is None or stored == digest:
+        return stored == digest
+    return not stored.startswith("v2:") and stored == _prepare(frame).digest
+
+
 class Base(NamedTuple):
     """What a checked write was computed from: the vintage read (None: there was none), and how
     to compute the snapshot again from a newer one."""
@@ -148,8 +156,8 @@ class Store:
                 stamp = max(stamp, head[1]) if head else stamp
             cells = columns.pack(snap.columns, snap.count)
             digest = columns.digest(cells)
-            if head and (head[2] == digest or (not head[2].startswith("v2:") and head[2] == _prepare(used).digest)):
-                return False           # the same content; a head from before the packed hash is compared its way
+            if head and same_content(head[2], digest, used):
+                return False
             cur = db.execute(
                 "INSERT INTO vintages (indicator, fetched_at, origin, content_hash, rows, connector, note) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", (indicator, stamp, origin, digest, snap.count, connector, note))

@@ -26,9 +26,9 @@ from tracker.durations import parse_days
 from tracker.errors import ProblemsError
 from tracker.pack.seedrows import read_rows
 from tracker.pack.types import Indicator, Pack
-from tracker.store.db import Base, Store, iso_instant, utcnow
+from tracker.store.db import Base, Store, iso_instant, same_content, utcnow
 from tracker.store.faults import store_fault
-from tracker.store.snapshot import OBS_COLUMNS, _prepare
+from tracker.store.snapshot import OBS_COLUMNS
 
 log = logging.getLogger(__name__)
 Notify = Callable[[str], None]
@@ -89,7 +89,7 @@ def _load(store: Store, pack: Pack, ind: Indicator, path: Path, sha: str, loaded
         _remember(store, ind, sha, digest)
         return not frame.empty
     before = loaded.content_hash if loaded else _first_seed_hash(vintages)
-    if _same(before, digest, frame):         # the bytes changed, the rows did not
+    if same_content(before, digest, frame):         # the bytes changed, the rows did not
         _remember(store, ind, sha, digest)
         return False
     old = _rows_with_hash(store, vintages, before)
@@ -161,14 +161,6 @@ def _changes(old: pd.DataFrame, new: pd.DataFrame) -> str:
     added = sum(1 for d in after if d not in before)
     removed = sum(1 for d in before if d not in after)
     return f"{len(new)} row{'' if len(new) == 1 else 's'}: {changed} changed, {added} added, {removed} removed"
-
-
-def _same(before: str | None, digest: str, frame: pd.DataFrame) -> bool:
-    """Whether `frame` has the content hash `before`: a vintage stored before the packed-column
-    hash (no `v2:` prefix) is compared its own way."""
-    if before is None or before == digest:
-        return before == digest
-    return not before.startswith("v2:") and before == _prepare(frame).digest
 
 
 def _first_published(frame: pd.DataFrame) -> dt.datetime:

@@ -86,6 +86,7 @@ def build(ctx: service.Context, store: Store, day: dt.date, movers: int = 5) -> 
     prev_send = store.send_state(week_key(base_day))
     by_id = {r["indicator"]: r for r in rows_now}
     signposts = _signposts(rows_now, rows_base, inds)
+    revised = report.revised_ids(doc)
     live = ctx.pack.live_ids
     content = {
         "pack": doc["pack"], "week": week_key(day), "as_of": doc["as_of"], "baseline": base_doc["as_of"],
@@ -97,7 +98,7 @@ def build(ctx: service.Context, store: Store, day: dt.date, movers: int = 5) -> 
         "scenarios": scenarios, "changes": _call_changes(doc, base_doc, names),
         "year": _year_summary(grid, year_post, scen, names),
         "chart_alt": _alt_text(grid, year_post, scen, window),
-        "movers": [{**_mover(m, inds[m["indicator"]]), "revised": m["indicator"] in _revised(doc)}
+        "movers": [{**_mover(m, inds[m["indicator"]]), "revised": m["indicator"] in revised}
                    for m in doc["movers"]],
         "signposts": signposts,
         "watch_next": [{**w, "name": inds[w["indicator"]].name} for w in doc["watch_next"]],
@@ -225,11 +226,6 @@ def _what(obs: dict[str, Any] | None, ind: Any = None) -> str:
         return figures.figure(ind, obs) or "no data"
     value = obs.get("value")
     return figures.amount(value, obs.get("unit") or "") if isinstance(value, (int, float)) else "no value"
-
-
-def _revised(doc: dict[str, Any]) -> set[str]:
-    """Indicators with a recent revision: their movers are tagged `revised` (issue 15)."""
-    return {f["indicator"] for f in doc.get("flags") or [] if f["kind"] == "revised"}
 
 
 def _mover(m: dict[str, Any], ind: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ never renamed or removed (DESIGN §7)."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -202,7 +203,7 @@ def render_score(doc: dict[str, Any], pack: Pack | None = None) -> str:
     lines += ["", *fit(f"evidence alone (uniform prior): {ev}; coverage {doc['coverage']:.0%}", "  ")]
     if doc["movers"]:
         lines += ["", *fit(f"Top movers over {w} weeks (change in bits toward each scenario):")]
-        revised = {f["indicator"] for f in doc.get("flags") or [] if f["kind"] == "revised"}
+        revised = revised_ids(doc)
         for m in doc["movers"]:
             lines += mover_lines({**m, "change_kind": f"{m['change_kind']}, revised"} if m["indicator"] in revised
                                  else m, pack)
@@ -224,6 +225,11 @@ def render_score(doc: dict[str, Any], pack: Pack | None = None) -> str:
     return "\n".join(lines)
 
 
+def revised_ids(doc: dict[str, Any]) -> set[str]:
+    """Indicators with a recent revision: their movers are tagged `revised` (issue 15)."""
+    return {f["indicator"] for f in doc.get("flags") or [] if f["kind"] == "revised"}
+
+
 LIST_SHOWN = 8
 """Ids shown of the stale and no-data lists in the terminal; --json carries all of them."""
 FLAGS_SHOWN = 4
@@ -238,9 +244,7 @@ def flag_lines(flags: list[dict[str, Any]]) -> list[str]:
     """The data flags, a few lines whatever their number: what is held back, revised or failing."""
     if not flags:
         return []
-    counts: dict[str, int] = {}
-    for f in flags:
-        counts[f["kind"]] = counts.get(f["kind"], 0) + 1
+    counts = Counter(f["kind"] for f in flags)
     lines = ["", *fit("Data flags (" + ", ".join(f"{n} {FLAG_LABELS[k]}" for k, n in counts.items()) + "):")]
     for f in flags[:FLAGS_SHOWN]:
         wrapped = fit(f"{FLAG_LABELS[f['kind']]}: {f['indicator']} {f['date']}: {f['detail']}", "  ")
@@ -251,6 +255,8 @@ def flag_lines(flags: list[dict[str, Any]]) -> list[str]:
     if len(flags) > FLAGS_SHOWN:
         lines.append(f"  and {len(flags) - FLAGS_SHOWN:,} more (tracker score --json lists them all)")
     return lines
+
+
 WATCH_SHOWN = 3
 """The terminal's cut of the watch list; --json, the digest and explain carry all of it."""
 
